@@ -1,0 +1,324 @@
+//! The steps that several commands share: start a training or a generation
+//! (recording its id before anything else), refresh and wait for jobs.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, Result};
+use tokio::time::Instant;
+
+use super::{Context, short};
+use crate::api::types::{
+    GenerateRequest, InferenceStatus, JobStatus, MAX_IMAGES, MIN_IMAGES, ModelStatus, ModelType,
+    Prompt, TrainRequest,
+};
+use crate::exit::Failure;
+use crate::poll::{self, Cadence, Waited};
+use crate::progress::JobProgress;
+use crate::state::{Inference, Model, ReferenceImage};
+
+/// How long the service says a training takes, for estimates.
+const TYPICAL_TRAINING: Duration = Duration::from_secs(20 * 60);
+/// How long inferences usually take, for estimates.
+const TYPICAL_INFERENCE: Duration = Duration::from_secs(4 * 60);
+/// How long the service keeps results once they are ready.
+pub const RESULTS_LIFETIME: Duration = Duration::from_secs(48 * 3600);
+
+/// A reference photo as given on the command line.
+pub enum Source {
+    File(std::path::PathBuf),
+    Url(String),
+}
+
+/// Checks what can be checked without the network: the count, that files
+/// exist, that URLs are https. Nothing is sent when this fails.
+pub fn check_sources(images: &[String]) -> Result<Vec<Source>> {
+    let mut problems = Vec::new();
+    if !(MIN_IMAGES..=MAX_IMAGES).contains(&images.len()) {
+        problems.push(format!(
+            "a training takes {MIN_IMAGES} to {MAX_IMAGES} photos; {} given",
+            images.len()
+        ));
+    }
+    let mut sources = Vec::new();
+    for image in images {
+        if let Some((scheme, _)) = image.split_once("://") {
+            if scheme.eq_ignore_ascii_case("https") {
+                sources.push(Source::Url(image.clone()));
+            } else {
+                problems.push(format!(
+                    "{image}: only https:// URLs can be given to the service (or a local file)"
+                ));
+            }
+            continue;
+        }
+        let path = Path::new(image);
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() && meta.len() > 0 => {
+                sources.push(Source::File(path.to_path_buf()))
+            }
+            Ok(meta) if meta.is_file() => problems.push(format!("{image}: the file is empty")),
+            Ok(_) => problems.push(format!("{image}: not a file")),
+            Err(e) => problems.push(format!("{image}: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(sources)
+    } else {
+        Err(Failure::Usage(format!(
+            "cannot train on these photos (nothing was sent):\n  {}",
+            problems.join("\n  ")
+        ))
+        .into())
+    }
+}
+
+/// Uploads local photos, starts the training and records the model id
+/// before returning it.
+pub async fn start_training(
+    ctx: &Context,
+    kind: ModelType,
+    label: Option<String>,
+    sources: Vec<Source>,
+) -> Result<String> {
+    // Fail on an unusable state file before anything is spent.
+    ctx.state.update(|_| ())?;
+    let api = ctx.api().await?;
+    let mut images = Vec::with_capacity(sources.len());
+    for (n, source) in sources.into_iter().enumerate() {
+        images.push(match source {
+            Source::Url(url) => ReferenceImage {
+                source: url.clone(),
+                url,
+            },
+            Source::File(path) => {
+                ctx.printer
+                    .detail(format!("uploading {} ({})", path.display(), n + 1));
+                let bytes = tokio::fs::read(&path)
+                    .await
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "photo.jpg".into());
+                let uploaded = api
+                    .client
+                    .upload(&name, bytes)
+                    .await
+                    .with_context(|| format!("uploading {} failed", path.display()))?;
+                ReferenceImage {
+                    source: std::path::absolute(&path)
+                        .unwrap_or(path)
+                        .display()
+                        .to_string(),
+                    url: uploaded.url,
+                }
+            }
+        });
+    }
+    let request = TrainRequest {
+        images: images.iter().map(|i| i.url.clone()).collect(),
+        kind,
+    };
+    let id = api
+        .client
+        .train(&request)
+        .await
+        .context("starting the training failed")?;
+    let now = SystemTime::now();
+    let model = Model {
+        id: id.clone(),
+        kind,
+        label,
+        images,
+        status: JobStatus::Accepted,
+        progress: None,
+        created_at: now,
+        checked_at: None,
+        done_at: None,
+    };
+    ctx.state
+        .update(|state| state.models.push(model))
+        .with_context(|| lost_id_warning("model", &id))?;
+    ctx.printer
+        .info(format!("model {id} recorded in {}", ctx.state.path().display()));
+    Ok(id)
+}
+
+/// Starts a generation and records the inference id before returning it.
+pub async fn start_generation(ctx: &Context, model_id: &str, prompts: Vec<Prompt>) -> Result<String> {
+    let api = ctx.api().await?;
+    let request = GenerateRequest {
+        prompts: prompts.clone(),
+    };
+    let id = api
+        .client
+        .generate(model_id, &request)
+        .await
+        .with_context(|| format!("starting a generation on model {model_id} failed"))?;
+    let inference = Inference {
+        id: id.clone(),
+        model_id: model_id.to_string(),
+        prompts,
+        status: JobStatus::Accepted,
+        created_at: SystemTime::now(),
+        checked_at: None,
+        done_at: None,
+        expires_at: None,
+        avatars: Vec::new(),
+    };
+    ctx.state
+        .update(|state| state.inferences.push(inference))
+        .with_context(|| lost_id_warning("inference", &id))?;
+    ctx.printer
+        .info(format!("inference {id} recorded in {}", ctx.state.path().display()));
+    Ok(id)
+}
+
+/// The id must reach the user even when it cannot be recorded.
+fn lost_id_warning(what: &str, id: &str) -> String {
+    format!("{what} {id} was created but could not be recorded: keep this id")
+}
+
+pub async fn refresh_model(ctx: &Context, id: &str) -> Result<ModelStatus> {
+    let status = ctx
+        .api()
+        .await?
+        .client
+        .model(id)
+        .await
+        .with_context(|| format!("checking model {id} failed"))?;
+    ctx.state
+        .update(|state| state.record_model_status(id, &status, SystemTime::now()))?;
+    Ok(status)
+}
+
+pub async fn refresh_inference(ctx: &Context, inference: &Inference) -> Result<InferenceStatus> {
+    let id = &inference.id;
+    let status = ctx
+        .api()
+        .await?
+        .client
+        .inference(&inference.model_id, id)
+        .await
+        .with_context(|| format!("checking inference {id} failed"))?;
+    let lifetime = ctx.service_time(RESULTS_LIFETIME);
+    ctx.state.update(|state| {
+        state.record_inference_status(id, &status, SystemTime::now(), lifetime)
+    })?;
+    Ok(status)
+}
+
+/// Waits until the model has ended; a failed training is an error (exit 3).
+pub async fn wait_model(ctx: &Context, model: &Model, deadline: Option<Instant>) -> Result<()> {
+    let id = model.id.as_str();
+    let bar = JobProgress::new(
+        ctx.printer,
+        format!("model {}", short(id)),
+        model.created_at,
+        ctx.service_time(TYPICAL_TRAINING),
+    );
+    let waited = poll::wait_for(
+        ctx.cadence(Cadence::MODEL),
+        deadline,
+        || async {
+            let status = refresh_model(ctx, id).await?;
+            bar.update(&status.status, status.progress);
+            anyhow::Ok(status)
+        },
+        |s| s.status.is_terminal(),
+    )
+    .await;
+    bar.finish();
+    match waited? {
+        Waited::Finished(status) => model_outcome(ctx, id, &status.status),
+        Waited::TimedOut(_) => Err(still_running(ctx, "model", id)),
+    }
+}
+
+/// Waits until the inference has ended; a failed one is an error (exit 3).
+pub async fn wait_inference(
+    ctx: &Context,
+    inference: &Inference,
+    deadline: Option<Instant>,
+) -> Result<()> {
+    let id = inference.id.as_str();
+    let bar = JobProgress::new(
+        ctx.printer,
+        format!("inference {}", short(id)),
+        inference.created_at,
+        ctx.service_time(TYPICAL_INFERENCE),
+    );
+    let waited = poll::wait_for(
+        ctx.cadence(Cadence::INFERENCE),
+        deadline,
+        || async {
+            let status = refresh_inference(ctx, inference).await?;
+            bar.update(&status.status, None);
+            anyhow::Ok(status)
+        },
+        |s| s.status.is_terminal(),
+    )
+    .await;
+    bar.finish();
+    match waited? {
+        Waited::Finished(status) => inference_outcome(id, &status.status),
+        Waited::TimedOut(_) => Err(still_running(ctx, "inference", id)),
+    }
+}
+
+pub fn model_outcome(ctx: &Context, id: &str, status: &JobStatus) -> Result<()> {
+    match status {
+        JobStatus::ImageNotValid => Err(Failure::JobFailed {
+            what: "model",
+            id: id.to_string(),
+            status: status.to_string(),
+            advice: Some(format!(
+                "a reference photo could not be used; replace it (JPG or PNG, one clear face) and train again. \
+                 The photos are listed in {}",
+                ctx.state.path().display()
+            )),
+        }
+        .into()),
+        s if s.is_failure() => Err(Failure::JobFailed {
+            what: "model",
+            id: id.to_string(),
+            status: status.to_string(),
+            advice: Some("train again; if it keeps failing, try other photos".into()),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+pub fn inference_outcome(id: &str, status: &JobStatus) -> Result<()> {
+    match status {
+        JobStatus::Expired => Err(Failure::Expired {
+            id: id.to_string(),
+            lost: None,
+        }
+        .into()),
+        s if s.is_failure() => Err(Failure::JobFailed {
+            what: "inference",
+            id: id.to_string(),
+            status: status.to_string(),
+            advice: Some("generate again from the same model".into()),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+pub fn still_running(ctx: &Context, what: &'static str, id: &str) -> anyhow::Error {
+    Failure::StillRunning {
+        what,
+        id: id.to_string(),
+        resume: format!("avatar {}status {id} --wait", ctx.mode_flag()),
+    }
+    .into()
+}
+
+/// Turns `--timeout` into a deadline for every wait of one command.
+pub fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}

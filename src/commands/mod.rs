@@ -1,0 +1,184 @@
+//! One module per subcommand; they orchestrate the API client, the state file,
+//! waiting and downloads. `Context` is what every command gets.
+
+mod fetch;
+mod generate;
+mod jobs;
+mod run;
+mod sandbox;
+mod status;
+mod train;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::OnceCell;
+
+use crate::api::{ApiKey, Client};
+use crate::cli::Command;
+use crate::exit::Failure;
+use crate::poll::Cadence;
+use crate::printer::Printer;
+use crate::sandbox::Sandbox;
+use crate::settings::{Endpoint, Settings};
+use crate::state::StateFile;
+
+pub async fn dispatch(command: Command, settings: Settings, printer: Printer) -> Result<()> {
+    let ctx = Context::new(settings, printer);
+    match command {
+        Command::Train(args) => train::train(&ctx, args).await,
+        Command::Status(args) => status::status(&ctx, args).await,
+        Command::Generate(args) => generate::generate(&ctx, args).await,
+        Command::Fetch(args) => fetch::fetch(&ctx, args).await,
+        Command::Run(args) => run::run(&ctx, args).await,
+        Command::Sandbox(command) => sandbox::sandbox(&ctx, command).await,
+    }
+}
+
+pub struct Context {
+    pub printer: Printer,
+    pub state: StateFile,
+    settings: Settings,
+    api: OnceCell<Api>,
+}
+
+/// A connection to the API, made on first use so that local-only commands
+/// need no key and start no sandbox.
+pub struct Api {
+    pub client: Client,
+    /// For result hosts: carries no API key.
+    pub downloads: reqwest::Client,
+    /// Plain-http result URLs are accepted only from a loopback API (the
+    /// sandbox or a local test server).
+    pub allow_http: bool,
+    _sandbox: Option<Sandbox>,
+}
+
+impl Context {
+    fn new(settings: Settings, printer: Printer) -> Self {
+        Self {
+            printer,
+            state: StateFile::new(settings.state_path.clone()),
+            settings,
+            api: OnceCell::new(),
+        }
+    }
+
+    pub async fn api(&self) -> Result<&Api> {
+        self.api.get_or_try_init(|| self.connect()).await
+    }
+
+    async fn connect(&self) -> Result<Api> {
+        let (sandbox, api_url, upload_url, key) = match &self.settings.endpoint {
+            Endpoint::Sandbox(config) => {
+                let sandbox = Sandbox::start(config.clone(), 0).await?;
+                self.printer.detail(format!(
+                    "sandbox listening on {} (jobs in {})",
+                    sandbox.api_url(),
+                    config.dir.display()
+                ));
+                let (api, upload) = (sandbox.api_url(), sandbox.upload_url());
+                (Some(sandbox), api, upload, "sandbox".to_string())
+            }
+            Endpoint::Remote {
+                api_url,
+                upload_url,
+                key,
+            } => {
+                let key = key.clone().ok_or(Failure::MissingKey)?;
+                (None, api_url.clone(), upload_url.clone(), key)
+            }
+        };
+        let allow_http = is_loopback_http(&api_url);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("avatar/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .redirect(result_redirects(allow_http))
+            .build()?;
+        let printer = self.printer;
+        let client = Client::new(http.clone(), &api_url, &upload_url, ApiKey::new(key))
+            .with_observer(std::sync::Arc::new(move |note: &str| printer.detail(note)));
+        Ok(Api {
+            client,
+            downloads: http,
+            allow_http,
+            _sandbox: sandbox,
+        })
+    }
+
+    /// How much faster than real time the service's clock runs.
+    pub fn time_factor(&self) -> f64 {
+        self.settings.endpoint.time_factor()
+    }
+
+    /// `--poll-interval`, else the vendor cadence at the service's speed.
+    pub fn cadence(&self, vendor: Cadence) -> Cadence {
+        match self.settings.poll_interval {
+            Some(interval) => Cadence::fixed(interval),
+            None => vendor.accelerated(self.time_factor()),
+        }
+    }
+
+    /// A duration of service time, in real time.
+    pub fn service_time(&self, d: Duration) -> Duration {
+        d.div_f64(self.time_factor())
+    }
+
+    /// `--sandbox` when the command ran against the sandbox, for resume hints.
+    pub fn mode_flag(&self) -> &'static str {
+        match self.settings.endpoint {
+            Endpoint::Sandbox(_) => "--sandbox ",
+            Endpoint::Remote { .. } => "",
+        }
+    }
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Follows redirects to https only (or anywhere from a loopback test API),
+/// so a result is never fetched in clear text from the real service.
+fn result_redirects(allow_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else if allow_http || attempt.url().scheme() == "https" {
+            attempt.follow()
+        } else {
+            attempt.error("refusing to follow a redirect to a non-https URL")
+        }
+    })
+}
+
+/// The first characters of an id, enough to recognise it in human text.
+pub fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_is_trusted() {
+        assert!(is_loopback_http("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback_http("http://localhost/v1"));
+        assert!(is_loopback_http("http://[::1]:99/v1"));
+        assert!(!is_loopback_http("https://127.0.0.1/v1"));
+        assert!(!is_loopback_http("http://10.0.0.1/v1"));
+        assert!(!is_loopback_http("http://example.com/v1"));
+    }
+}

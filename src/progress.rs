@@ -1,0 +1,128 @@
+//! Progress reporting: the only module that draws bars. On a terminal each
+//! job gets a live bar; elsewhere a single stderr line per change of status.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::api::types::JobStatus;
+use crate::printer::Printer;
+
+const TICK: Duration = Duration::from_millis(120);
+
+/// Live view of one training or inference while we wait for it.
+pub struct JobProgress {
+    bar: Option<ProgressBar>,
+    printer: Printer,
+    label: String,
+    last_status: Mutex<Option<JobStatus>>,
+    started: SystemTime,
+    /// How long such a job usually takes, for an estimate when the service
+    /// reports no percentage.
+    typical: Duration,
+}
+
+impl JobProgress {
+    pub fn new(printer: Printer, label: String, started: SystemTime, typical: Duration) -> Self {
+        let bar = printer.bars.then(|| {
+            let bar = ProgressBar::new(100).with_prefix(label.clone()).with_style(
+                ProgressStyle::with_template(
+                    "{spinner:.cyan} {prefix} [{bar:30.cyan/blue}] {pos:>3}% {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(TICK);
+            bar
+        });
+        Self {
+            bar,
+            printer,
+            label,
+            last_status: Mutex::new(None),
+            started,
+            typical,
+        }
+    }
+
+    pub fn update(&self, status: &JobStatus, progress: Option<f64>) {
+        let elapsed = self.started.elapsed().unwrap_or_default();
+        let percent = match (status, progress) {
+            (JobStatus::Done, _) => 100.0,
+            (_, Some(p)) => p.clamp(0.0, 100.0),
+            // An estimate that never claims completion.
+            _ => (elapsed.as_secs_f64() / self.typical.as_secs_f64() * 100.0).min(95.0),
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_position(percent as u64);
+            bar.set_message(format!("{status}{}", eta(elapsed, percent, status)));
+        }
+        let mut last = self.last_status.lock().unwrap_or_else(|e| e.into_inner());
+        if self.bar.is_none() && last.as_ref() != Some(status) {
+            self.printer.info(format!("{}: {status}", self.label));
+        }
+        *last = Some(status.clone());
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+fn eta(elapsed: Duration, percent: f64, status: &JobStatus) -> String {
+    if status.is_terminal() || percent < 1.0 {
+        return String::new();
+    }
+    let left = elapsed.as_secs_f64() * (100.0 - percent) / percent;
+    format!(
+        ", about {} left",
+        humantime::format_duration(Duration::from_secs(left.ceil() as u64))
+    )
+}
+
+/// Progress of a set of downloads: files and bytes.
+pub struct DownloadProgress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl DownloadProgress {
+    pub fn new(printer: Printer, files: usize) -> Self {
+        let bar = (printer.bars && files > 0).then(|| {
+            let bar = ProgressBar::new(files as u64).with_style(
+                ProgressStyle::with_template(
+                    "{spinner:.cyan} downloading [{bar:30.cyan/blue}] {pos}/{len} files {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.enable_steady_tick(TICK);
+            bar
+        });
+        Self {
+            bar,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn file_done(&self, total_bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            let secs = self.started.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{:.1} MB, {:.1} MB/s",
+                total_bytes as f64 / 1e6,
+                total_bytes as f64 / 1e6 / secs
+            ));
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

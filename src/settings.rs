@@ -1,0 +1,110 @@
+//! Flags, environment and defaults resolved once into `Settings`.
+//! Precedence: flag > environment (clap reads both) > default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::GlobalArgs;
+use crate::sandbox;
+
+pub const DEFAULT_API_URL: &str = "https://genai-avatars-api.picsart.io/v1";
+pub const DEFAULT_UPLOAD_URL: &str = "https://api.picsart.io/tools/1.0";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub state_path: PathBuf,
+    pub endpoint: Endpoint,
+    pub poll_interval: Option<Duration>,
+}
+
+/// Where the API is.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// The built-in sandbox, started in this process.
+    Sandbox(sandbox::Config),
+    Remote {
+        api_url: String,
+        upload_url: String,
+        /// From `PICSART_API_KEY`; checked only when a command needs the API.
+        key: Option<String>,
+    },
+}
+
+impl Endpoint {
+    /// How much faster than real time the service's clock runs.
+    pub fn time_factor(&self) -> f64 {
+        match self {
+            Self::Sandbox(config) => config.speed,
+            Self::Remote { .. } => 1.0,
+        }
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs) -> Result<Self> {
+        let endpoint = if args.sandbox {
+            Endpoint::Sandbox(sandbox_config()?)
+        } else {
+            Endpoint::Remote {
+                api_url: args.api_url.clone().unwrap_or(DEFAULT_API_URL.into()),
+                upload_url: args.upload_url.clone().unwrap_or(DEFAULT_UPLOAD_URL.into()),
+                key: std::env::var("PICSART_API_KEY")
+                    .ok()
+                    .filter(|k| !k.trim().is_empty()),
+            }
+        };
+        let state_path = match &args.state {
+            Some(path) => path.clone(),
+            // Sandbox ids never mix with real, paid ones.
+            None if args.sandbox => data_dir()?.join("sandbox-state.json"),
+            None => data_dir()?.join("state.json"),
+        };
+        Ok(Self {
+            json: args.json,
+            quiet: args.quiet,
+            verbose: args.verbose,
+            state_path,
+            endpoint,
+            poll_interval: args.poll_interval,
+        })
+    }
+}
+
+fn data_dir() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "avatar")
+        .context("cannot find your home directory; pass --state FILE")?;
+    Ok(dirs.data_dir().to_path_buf())
+}
+
+/// The sandbox's settings: `AVATAR_SANDBOX_DIR`, `AVATAR_SANDBOX_SPEED`,
+/// `AVATAR_SANDBOX_CREDITS`.
+pub fn sandbox_config() -> Result<sandbox::Config> {
+    let dir = match std::env::var_os("AVATAR_SANDBOX_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => data_dir()?.join("sandbox"),
+    };
+    let number = |name: &str| -> Result<Option<f64>> {
+        match std::env::var(name) {
+            Ok(v) => match v.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
+                _ => anyhow::bail!(crate::exit::Failure::Usage(format!(
+                    "{name}={v} is not a non-negative number"
+                ))),
+            },
+            Err(_) => Ok(None),
+        }
+    };
+    let speed = number("AVATAR_SANDBOX_SPEED")?
+        .filter(|s| *s > 0.0)
+        .unwrap_or(sandbox::DEFAULT_SPEED);
+    Ok(sandbox::Config {
+        dir,
+        speed,
+        credits: number("AVATAR_SANDBOX_CREDITS")?,
+    })
+}
