@@ -15,7 +15,7 @@ pub enum DownloadError {
     Gone { url: String, status: u16 },
     #[error("{url} answered HTTP {status}")]
     Http { url: String, status: u16 },
-    #[error("downloading {url} failed: {source}")]
+    #[error("downloading {url} failed")]
     Network {
         url: String,
         #[source]
@@ -23,7 +23,7 @@ pub enum DownloadError {
     },
     #[error("{url} ended after {got} of {expected} bytes")]
     Truncated { url: String, got: u64, expected: u64 },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         path: PathBuf,
         #[source]

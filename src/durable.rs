@@ -15,9 +15,9 @@ pub struct FileLock {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("could not open lock file {path}: {source}")]
+    #[error("cannot open the lock file {path}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("{path} is locked by another avatar process{}", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    #[error("{path} is locked by another avatar process{}; try again when it is done", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Busy { path: PathBuf, holder: Option<u32> },
 }
 
@@ -29,6 +29,9 @@ impl FileLock {
             path: path.clone(),
             source,
         };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io_err)?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -124,7 +124,7 @@ pub enum Job<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot read the state file {path}: {source}")]
+    #[error("cannot read the state file {path}")]
     Unreadable { path: PathBuf, source: io::Error },
     #[error(
         "the state file {path} is not valid ({reason}); it was left untouched. \
@@ -136,9 +136,9 @@ pub enum StateError {
          it was left untouched. Upgrade avatar"
     )]
     TooNew { path: PathBuf, version: u64 },
-    #[error("cannot lock the state file: {0}; try again when the other process is done")]
+    #[error(transparent)]
     Locked(#[from] LockError),
-    #[error("cannot write the state file {path}: {source}")]
+    #[error("cannot write the state file {path}")]
     Unwritable { path: PathBuf, source: io::Error },
 }
 

@@ -19,7 +19,7 @@ pub enum ApiError {
     #[error("the service is in trouble ({0})")]
     Server(Reply),
     /// No answer at all, after the retries allowed for this request.
-    #[error("could not reach {url}: {source}")]
+    #[error("could not reach {url}")]
     Network {
         url: String,
         #[source]
@@ -27,7 +27,7 @@ pub enum ApiError {
     },
     /// A paid request may have reached the service but no answer came back: it
     /// may or may not have been accepted, so it is not retried.
-    #[error("no answer from {url} after the request was sent; it may or may not have been accepted: {source}")]
+    #[error("no answer from {url} after the request was sent; it may or may not have been accepted")]
     Unconfirmed {
         url: String,
         #[source]

@@ -39,12 +39,7 @@ fn apply_style(img: DynamicImage, style: &str) -> DynamicImage {
     if has(&["anime", "cartoon", "comic"]) {
         map_rgb(img, |c| posterise(saturate(c, 1.6)))
     } else if has(&["sketch", "pencil"]) {
-        // Edges (a Laplacian) inverted: dark lines on white paper.
-        let mut edges = img
-            .grayscale()
-            .filter3x3(&[-1.0, -1.0, -1.0, -1.0, 8.0, -1.0, -1.0, -1.0, -1.0]);
-        edges.invert();
-        edges.adjust_contrast(30.0)
+        pencil(&img)
     } else if has(&["noir", "bw"]) {
         img.grayscale().adjust_contrast(45.0)
     } else if has(&["realistic"]) {
@@ -58,6 +53,21 @@ fn apply_style(img: DynamicImage, style: &str) -> DynamicImage {
     } else {
         img.huerotate(hue_of(&name))
     }
+}
+
+/// The classic pencil-sketch trick: a "colour dodge" of the photo by its own
+/// blurred negative leaves flat areas white and draws dark lines at edges.
+fn pencil(img: &DynamicImage) -> DynamicImage {
+    let gray = img.to_luma8();
+    let mut negative = DynamicImage::ImageLuma8(gray.clone());
+    negative.invert();
+    let blurred = negative.fast_blur(4.0).to_luma8();
+    let mut sketch = gray;
+    for (pixel, shade) in sketch.pixels_mut().zip(blurred.pixels()) {
+        let dodged = pixel.0[0] as u32 * 255 / (255 - shade.0[0] as u32).max(1);
+        pixel.0[0] = dodged.min(255) as u8;
+    }
+    DynamicImage::ImageLuma8(sketch)
 }
 
 fn map_rgb(img: DynamicImage, f: impl Fn([u8; 3]) -> [u8; 3]) -> DynamicImage {
