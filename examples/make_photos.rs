@@ -26,7 +26,11 @@ fn portrait(n: u32) -> RgbImage {
         Rgb([90 + (120.0 * t) as u8, 140, 200 - (100.0 * t) as u8]),
         Rgb([230, 220 - (80.0 * t) as u8, 180 + (40.0 * t) as u8]),
     ];
-    let skin = Rgb([224 - (n * 4) as u8, 182 - (n * 3) as u8, 150 - (n * 2) as u8]);
+    let skin = Rgb([
+        224 - (n * 4) as u8,
+        182 - (n * 3) as u8,
+        150 - (n * 2) as u8,
+    ]);
     let hair = Rgb([60 + (n * 12) as u8, 40 + (n * 5) as u8, 25]);
     let shirt = Rgb([40 + (n * 25) as u8, 80, 160 - (n * 10) as u8]);
     // Head position and tilt vary like a real photo set.

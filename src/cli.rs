@@ -43,10 +43,20 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "AVATAR_SANDBOX")]
     pub sandbox: bool,
     /// Base URL of the avatar API
-    #[arg(long, global = true, env = "PICSART_AVATAR_API_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "PICSART_AVATAR_API_URL",
+        value_name = "URL"
+    )]
     pub api_url: Option<String>,
     /// Base URL of the upload API
-    #[arg(long, global = true, env = "PICSART_UPLOAD_API_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "PICSART_UPLOAD_API_URL",
+        value_name = "URL"
+    )]
     pub upload_url: Option<String>,
     /// The state file that records every id [default: in your data directory]
     #[arg(long, global = true, env = "AVATAR_STATE_FILE", value_name = "FILE")]

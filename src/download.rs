@@ -22,7 +22,11 @@ pub enum DownloadError {
         source: reqwest::Error,
     },
     #[error("{url} ended after {got} of {expected} bytes")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     #[error("cannot write {path}")]
     Io {
         path: PathBuf,
@@ -32,7 +36,11 @@ pub enum DownloadError {
 }
 
 /// Downloads `url` to `dest`; returns the number of bytes written.
-pub async fn download(http: &reqwest::Client, url: &str, dest: &Path) -> Result<u64, DownloadError> {
+pub async fn download(
+    http: &reqwest::Client,
+    url: &str,
+    dest: &Path,
+) -> Result<u64, DownloadError> {
     let network = |source| DownloadError::Network {
         url: url.to_string(),
         source,

@@ -29,7 +29,9 @@ pub enum Failure {
         status: String,
         advice: Option<String>,
     },
-    #[error("{what} {id} is still running (stopped waiting after the timeout); it stays recorded. Resume with: {resume}")]
+    #[error(
+        "{what} {id} is still running (stopped waiting after the timeout); it stays recorded. Resume with: {resume}"
+    )]
     StillRunning {
         what: &'static str,
         id: String,
@@ -41,7 +43,9 @@ pub enum Failure {
         "no API key: set PICSART_API_KEY (see https://console.picsart.io), or try everything for free with --sandbox"
     )]
     MissingKey,
-    #[error("interrupted; everything recorded so far is kept: run the same command again to resume")]
+    #[error(
+        "interrupted; everything recorded so far is kept: run the same command again to resume"
+    )]
     Interrupted,
 }
 
@@ -73,6 +77,23 @@ pub fn code(error: &anyhow::Error) -> u8 {
         }
     }
     UNEXPECTED
+}
+
+/// What to do about an error whose own message cannot know the fix.
+pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    error.chain().find_map(|cause| match cause.downcast_ref::<ApiError>()? {
+        ApiError::Unauthorized(_) => {
+            Some("check the key in PICSART_API_KEY (or try everything for free with --sandbox)")
+        }
+        ApiError::PaymentRequired(_) => Some("nothing was spent; top up your credits and run the same command again"),
+        ApiError::Unconfirmed { .. } => Some(
+            "it was not sent again, to avoid paying twice; check `avatar status` and your Picsart account before retrying",
+        ),
+        ApiError::Network { .. } | ApiError::Server(_) => {
+            Some("everything recorded so far is kept; run the same command again later")
+        }
+        _ => None,
+    })
 }
 
 /// A closed pipe on stdout (`avatar status | head`) is not an error.

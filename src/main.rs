@@ -33,6 +33,9 @@ fn main() -> ExitCode {
         Err(error) if exit::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             printer.error(format!("{error:#}"));
+            if let Some(hint) = exit::hint(&error) {
+                printer.hint(hint);
+            }
             ExitCode::from(exit::code(&error))
         }
     }

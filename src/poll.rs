@@ -104,7 +104,10 @@ mod tests {
         assert!(matches!(result, Waited::Finished(4)));
         assert_eq!(checks[0], 0, "first check is immediate");
         assert!((270..=330).contains(&checks[1]), "then ~5 min: {checks:?}");
-        assert!((370..=470).contains(&checks[2]), "then ~2 min more: {checks:?}");
+        assert!(
+            (370..=470).contains(&checks[2]),
+            "then ~2 min more: {checks:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -65,6 +65,11 @@ impl Printer {
         eprintln!("{} {message}", self.paint("31;1", "error:"));
     }
 
+    /// What to do next, after an error; shown even with `--quiet`.
+    pub fn hint(&self, message: impl std::fmt::Display) {
+        eprintln!("{} {message}", self.paint("36;1", "hint:"));
+    }
+
     fn paint(&self, sgr: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{sgr}m{text}\x1b[0m")

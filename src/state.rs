@@ -275,19 +275,29 @@ impl State {
         inference.status = status.status.clone();
         inference.checked_at = Some(now);
         merge_avatars(&mut inference.avatars, &status.data);
+        // Past the window the service may still list the results, but their
+        // files are gone: what was not saved is lost.
+        if inference.expires_at.is_some_and(|at| at <= now) && !inference.is_downloaded() {
+            inference.status = JobStatus::Expired;
+        }
     }
 }
 
-/// Keeps the files already saved for results the service lists again.
+/// The service's list is the truth for URLs (they may be re-signed, or a
+/// sandbox may move to another port); what we saved stays with its position.
 fn merge_avatars(avatars: &mut Vec<Avatar>, results: &[AvatarResult]) {
-    for result in results {
-        if !avatars.iter().any(|a| a.url == result.url) {
-            avatars.push(Avatar {
+    for (index, result) in results.iter().enumerate() {
+        match avatars.get_mut(index) {
+            Some(avatar) => {
+                avatar.url = result.url.clone();
+                avatar.style = result.style.clone().or(avatar.style.take());
+            }
+            None => avatars.push(Avatar {
                 url: result.url.clone(),
                 style: result.style.clone(),
                 file: None,
                 saved: false,
-            });
+            }),
         }
     }
 }
@@ -334,10 +344,16 @@ mod tests {
         let path = dir.path().join("state.json");
         let file = StateFile::new(&path);
         std::fs::write(&path, b"{not json").unwrap();
-        assert!(matches!(file.update(|_| ()), Err(StateError::Corrupt { .. })));
+        assert!(matches!(
+            file.update(|_| ()),
+            Err(StateError::Corrupt { .. })
+        ));
         assert_eq!(std::fs::read(&path).unwrap(), b"{not json");
         std::fs::write(&path, br#"{"version": 2, "models": []}"#).unwrap();
-        assert!(matches!(file.load(), Err(StateError::TooNew { version: 2, .. })));
+        assert!(matches!(
+            file.load(),
+            Err(StateError::TooNew { version: 2, .. })
+        ));
     }
 
     #[test]

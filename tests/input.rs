@@ -22,7 +22,11 @@ fn too_few_or_too_many_photos_send_nothing() {
         assert_eq!(stdout(&output), "");
     }
     assert!(!env.state_path().exists(), "nothing recorded");
-    assert_eq!(env.service_count("models"), 0, "nothing reached the service");
+    assert_eq!(
+        env.service_count("models"),
+        0,
+        "nothing reached the service"
+    );
 }
 
 #[test]
@@ -78,7 +82,12 @@ fn missing_key_outside_the_sandbox_sends_nothing() {
     let output = env
         .avatar()
         // Nothing listens there; the key check must come first anyway.
-        .args(["--api-url", "http://127.0.0.1:9/v1", "--upload-url", "http://127.0.0.1:9/tools"])
+        .args([
+            "--api-url",
+            "http://127.0.0.1:9/v1",
+            "--upload-url",
+            "http://127.0.0.1:9/tools",
+        ])
         .args(["train", "--type", "woman"])
         .args(env.photos(5))
         .output()
@@ -116,10 +125,7 @@ fn a_corrupt_state_file_is_never_touched() {
     let env = Env::new();
     let garbage = b"{\"version\": 1, \"models\": [ truncated";
     std::fs::write(env.state_path(), garbage).unwrap();
-    for args in [
-        vec!["status"],
-        vec!["train", "--type", "woman"],
-    ] {
+    for args in [vec!["status"], vec!["train", "--type", "woman"]] {
         let mut cmd = env.sandbox();
         cmd.args(&args);
         if args[0] == "train" {
@@ -128,7 +134,10 @@ fn a_corrupt_state_file_is_never_touched() {
         let output = cmd.output().unwrap();
         assert_code(&output, 8);
         let err = stderr(&output);
-        assert!(err.contains(&env.state_path().display().to_string()), "{err}");
+        assert!(
+            err.contains(&env.state_path().display().to_string()),
+            "{err}"
+        );
         assert!(err.contains("left untouched"), "{err}");
     }
     assert_eq!(std::fs::read(env.state_path()).unwrap(), garbage);
@@ -161,7 +170,10 @@ fn fetch_never_overwrites_a_file_that_is_not_ours() {
         .unwrap();
     assert_code(&output, 2);
     assert!(stderr(&output).contains("already exists"));
-    assert_eq!(std::fs::read(out.join("realistic-1.jpg")).unwrap(), b"my own picture");
+    assert_eq!(
+        std::fs::read(out.join("realistic-1.jpg")).unwrap(),
+        b"my own picture"
+    );
     // The paid jobs are recorded all the same.
     assert_eq!(env.state()["inferences"].as_array().unwrap().len(), 1);
 }

@@ -69,11 +69,20 @@ fn train_status_generate_fetch_records_every_step() {
     let paths = stdout_lines(&output);
     let names: Vec<String> = paths
         .iter()
-        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .map(|p| {
+            let name = std::path::Path::new(p).file_name().unwrap();
+            name.to_string_lossy().into_owned()
+        })
         .collect();
     assert_eq!(
         names,
-        ["realistic-1.jpg", "realistic-2.jpg", "realistic-3.jpg", "anime-1.jpg", "anime-2.jpg"]
+        [
+            "realistic-1.jpg",
+            "realistic-2.jpg",
+            "realistic-3.jpg",
+            "anime-1.jpg",
+            "anime-2.jpg"
+        ]
     );
     for path in &paths {
         let img = image::open(path).expect("a real picture");
@@ -87,9 +96,11 @@ fn train_status_generate_fetch_records_every_step() {
     assert!(avatars.iter().all(|a| a["saved"] == true));
     assert_eq!(avatars[0]["file"], paths[0].as_str());
     assert!(
-        std::fs::read_dir(&out)
+        std::fs::read_dir(&out).unwrap().all(|e| !e
             .unwrap()
-            .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".part"))
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".part"))
     );
 
     // Again: the same paths, nothing downloaded twice.
@@ -109,7 +120,10 @@ fn train_status_generate_fetch_records_every_step() {
 
     // The overview lists both jobs.
     let table = stdout(&env.sandbox().arg("status").output().unwrap());
-    assert!(table.contains(&model_id) && table.contains(&inference_id), "{table}");
+    assert!(
+        table.contains(&model_id) && table.contains(&inference_id),
+        "{table}"
+    );
     assert!(table.contains("downloaded"), "{table}");
     assert_eq!(env.service_count("models"), 1);
     assert_eq!(env.service_count("inferences"), 1);
@@ -152,7 +166,10 @@ fn fetch_without_id_collects_every_pending_inference() {
             .args(env.photos(5)),
     );
     for style in ["realistic", "realistic"] {
-        single_line(env.sandbox().args(["generate", &model_id, "--style", style]));
+        single_line(
+            env.sandbox()
+                .args(["generate", &model_id, "--style", style]),
+        );
     }
     let out = env.path("all");
     let output = env
@@ -193,5 +210,8 @@ fn output_off_a_terminal_has_no_bars_or_escape_codes() {
     // One line per change of status, not one per poll.
     let dones = err.lines().filter(|l| l.ends_with(": DONE")).count();
     assert_eq!(dones, 2, "{err}");
-    assert!(!stdout(&output).contains("recorded"), "human text stays on stderr");
+    assert!(
+        !stdout(&output).contains("recorded"),
+        "human text stays on stderr"
+    );
 }

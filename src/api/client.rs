@@ -99,9 +99,13 @@ impl Client {
     pub async fn train(&self, request: &TrainRequest) -> Result<String, ApiError> {
         let url = format!("{}/avatars/models", self.api_url);
         let accepted: Accepted = self
-            .json(Cost::Paid, &url, || self.request(Method::POST, &url).json(request))
+            .json(Cost::Paid, &url, || {
+                self.request(Method::POST, &url).json(request)
+            })
             .await?;
-        accepted.model_id.ok_or_else(|| missing_field(&url, "model_id"))
+        accepted
+            .model_id
+            .ok_or_else(|| missing_field(&url, "model_id"))
     }
 
     pub async fn model(&self, model_id: &str) -> Result<ModelStatus, ApiError> {
@@ -122,7 +126,9 @@ impl Client {
             segment(model_id)
         );
         let accepted: Accepted = self
-            .json(Cost::Paid, &url, || self.request(Method::POST, &url).json(request))
+            .json(Cost::Paid, &url, || {
+                self.request(Method::POST, &url).json(request)
+            })
             .await?;
         accepted
             .inference_id

@@ -27,7 +27,9 @@ pub enum ApiError {
     },
     /// A paid request may have reached the service but no answer came back: it
     /// may or may not have been accepted, so it is not retried.
-    #[error("no answer from {url} after the request was sent; it may or may not have been accepted")]
+    #[error(
+        "no answer from {url} after the request was sent; it may or may not have been accepted"
+    )]
     Unconfirmed {
         url: String,
         #[source]

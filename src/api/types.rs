@@ -46,7 +46,9 @@ impl FromStr for ModelType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown type `{s}`: expected one of man, woman, couple, dog, cat"))
+            .ok_or_else(|| {
+                format!("unknown type `{s}`: expected one of man, woman, couple, dog, cat")
+            })
     }
 }
 
@@ -293,7 +295,10 @@ mod tests {
         assert_eq!(JobStatus::parse("DONE"), JobStatus::Done);
         assert_eq!(JobStatus::parse("processing"), JobStatus::InProgress);
         assert_eq!(JobStatus::parse("error"), JobStatus::Failed);
-        assert_eq!(JobStatus::parse("IMAGE_NOT_VALID"), JobStatus::ImageNotValid);
+        assert_eq!(
+            JobStatus::parse("IMAGE_NOT_VALID"),
+            JobStatus::ImageNotValid
+        );
         assert_eq!(JobStatus::parse("weird"), JobStatus::Other("weird".into()));
         assert!(!JobStatus::parse("weird").is_terminal());
     }

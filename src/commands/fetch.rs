@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::jobs::{deadline, wait_inference};
+use super::jobs::{deadline, expired, wait_inference};
 use super::{Api, Context, short};
 use crate::api::types::JobStatus;
 use crate::cli::FetchArgs;
@@ -26,7 +26,9 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
         let pending: Vec<Inference> = state
             .inferences
             .iter()
-            .filter(|i| !i.is_downloaded() && (i.status == JobStatus::Done || !i.status.is_terminal()))
+            .filter(|i| {
+                !i.is_downloaded() && (i.status == JobStatus::Done || !i.status.is_terminal())
+            })
             .cloned()
             .collect();
         for inference in pending {
@@ -86,11 +88,7 @@ pub async fn fetch_one(
         .inference(&inference.id)
         .cloned()
         .context("the inference vanished from the state file")?;
-    Ok(inference
-        .avatars
-        .into_iter()
-        .filter(|a| a.saved)
-        .collect())
+    Ok(inference.avatars.into_iter().filter(|a| a.saved).collect())
 }
 
 fn print_saved(ctx: &Context, inference_id: &str, avatars: &[Avatar]) -> Result<()> {
@@ -217,14 +215,6 @@ fn mark_expired(ctx: &Context, inference: &Inference) -> Result<anyhow::Error> {
     Ok(expired(inference))
 }
 
-fn expired(inference: &Inference) -> anyhow::Error {
-    Failure::Expired {
-        id: inference.id.clone(),
-        lost: Some(inference.avatars.iter().filter(|a| !a.saved).count()),
-    }
-    .into()
-}
-
 /// A style name made safe as a file name.
 fn file_stem(style: &str) -> String {
     let stem: String = style
@@ -246,6 +236,10 @@ fn file_stem(style: &str) -> String {
 }
 
 fn extension(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if path.ends_with(".png") { "png" } else { "jpg" }
 }

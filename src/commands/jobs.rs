@@ -9,8 +9,7 @@ use tokio::time::Instant;
 
 use super::{Context, short};
 use crate::api::types::{
-    GenerateRequest, InferenceStatus, JobStatus, MAX_IMAGES, MIN_IMAGES, ModelStatus, ModelType,
-    Prompt, TrainRequest,
+    GenerateRequest, JobStatus, MAX_IMAGES, MIN_IMAGES, ModelType, Prompt, TrainRequest,
 };
 use crate::exit::Failure;
 use crate::poll::{self, Cadence, Waited};
@@ -140,13 +139,19 @@ pub async fn start_training(
     ctx.state
         .update(|state| state.models.push(model))
         .with_context(|| lost_id_warning("model", &id))?;
-    ctx.printer
-        .info(format!("model {id} recorded in {}", ctx.state.path().display()));
+    ctx.printer.info(format!(
+        "model {id} recorded in {}",
+        ctx.state.path().display()
+    ));
     Ok(id)
 }
 
 /// Starts a generation and records the inference id before returning it.
-pub async fn start_generation(ctx: &Context, model_id: &str, prompts: Vec<Prompt>) -> Result<String> {
+pub async fn start_generation(
+    ctx: &Context,
+    model_id: &str,
+    prompts: Vec<Prompt>,
+) -> Result<String> {
     let api = ctx.api().await?;
     let request = GenerateRequest {
         prompts: prompts.clone(),
@@ -170,8 +175,10 @@ pub async fn start_generation(ctx: &Context, model_id: &str, prompts: Vec<Prompt
     ctx.state
         .update(|state| state.inferences.push(inference))
         .with_context(|| lost_id_warning("inference", &id))?;
-    ctx.printer
-        .info(format!("inference {id} recorded in {}", ctx.state.path().display()));
+    ctx.printer.info(format!(
+        "inference {id} recorded in {}",
+        ctx.state.path().display()
+    ));
     Ok(id)
 }
 
@@ -180,7 +187,8 @@ fn lost_id_warning(what: &str, id: &str) -> String {
     format!("{what} {id} was created but could not be recorded: keep this id")
 }
 
-pub async fn refresh_model(ctx: &Context, id: &str) -> Result<ModelStatus> {
+/// Asks the service how the model stands; returns the updated record.
+pub async fn refresh_model(ctx: &Context, id: &str) -> Result<Model> {
     let status = ctx
         .api()
         .await?
@@ -189,11 +197,15 @@ pub async fn refresh_model(ctx: &Context, id: &str) -> Result<ModelStatus> {
         .await
         .with_context(|| format!("checking model {id} failed"))?;
     ctx.state
-        .update(|state| state.record_model_status(id, &status, SystemTime::now()))?;
-    Ok(status)
+        .update(|state| {
+            state.record_model_status(id, &status, SystemTime::now());
+            state.model(id).cloned()
+        })?
+        .context("the model vanished from the state file")
 }
 
-pub async fn refresh_inference(ctx: &Context, inference: &Inference) -> Result<InferenceStatus> {
+/// Asks the service how the inference stands; returns the updated record.
+pub async fn refresh_inference(ctx: &Context, inference: &Inference) -> Result<Inference> {
     let id = &inference.id;
     let status = ctx
         .api()
@@ -203,10 +215,12 @@ pub async fn refresh_inference(ctx: &Context, inference: &Inference) -> Result<I
         .await
         .with_context(|| format!("checking inference {id} failed"))?;
     let lifetime = ctx.service_time(RESULTS_LIFETIME);
-    ctx.state.update(|state| {
-        state.record_inference_status(id, &status, SystemTime::now(), lifetime)
-    })?;
-    Ok(status)
+    ctx.state
+        .update(|state| {
+            state.record_inference_status(id, &status, SystemTime::now(), lifetime);
+            state.inference(id).cloned()
+        })?
+        .context("the inference vanished from the state file")
 }
 
 /// Waits until the model has ended; a failed training is an error (exit 3).
@@ -222,16 +236,16 @@ pub async fn wait_model(ctx: &Context, model: &Model, deadline: Option<Instant>)
         ctx.cadence(Cadence::MODEL),
         deadline,
         || async {
-            let status = refresh_model(ctx, id).await?;
-            bar.update(&status.status, status.progress);
-            anyhow::Ok(status)
+            let model = refresh_model(ctx, id).await?;
+            bar.update(&model.status, model.progress);
+            anyhow::Ok(model)
         },
         |s| s.status.is_terminal(),
     )
     .await;
     bar.finish();
     match waited? {
-        Waited::Finished(status) => model_outcome(ctx, id, &status.status),
+        Waited::Finished(model) => model_outcome(ctx, id, &model.status),
         Waited::TimedOut(_) => Err(still_running(ctx, "model", id)),
     }
 }
@@ -253,16 +267,16 @@ pub async fn wait_inference(
         ctx.cadence(Cadence::INFERENCE),
         deadline,
         || async {
-            let status = refresh_inference(ctx, inference).await?;
-            bar.update(&status.status, None);
-            anyhow::Ok(status)
+            let inference = refresh_inference(ctx, inference).await?;
+            bar.update(&inference.status, None);
+            anyhow::Ok(inference)
         },
         |s| s.status.is_terminal(),
     )
     .await;
     bar.finish();
     match waited? {
-        Waited::Finished(status) => inference_outcome(id, &status.status),
+        Waited::Finished(inference) => inference_outcome(&inference),
         Waited::TimedOut(_) => Err(still_running(ctx, "inference", id)),
     }
 }
@@ -291,22 +305,26 @@ pub fn model_outcome(ctx: &Context, id: &str, status: &JobStatus) -> Result<()> 
     }
 }
 
-pub fn inference_outcome(id: &str, status: &JobStatus) -> Result<()> {
-    match status {
-        JobStatus::Expired => Err(Failure::Expired {
-            id: id.to_string(),
-            lost: None,
-        }
-        .into()),
+pub fn inference_outcome(inference: &Inference) -> Result<()> {
+    match &inference.status {
+        JobStatus::Expired => Err(expired(inference)),
         s if s.is_failure() => Err(Failure::JobFailed {
             what: "inference",
-            id: id.to_string(),
-            status: status.to_string(),
+            id: inference.id.clone(),
+            status: s.to_string(),
             advice: Some("generate again from the same model".into()),
         }
         .into()),
         _ => Ok(()),
     }
+}
+
+pub fn expired(inference: &Inference) -> anyhow::Error {
+    Failure::Expired {
+        id: inference.id.clone(),
+        lost: Some(inference.avatars.iter().filter(|a| !a.saved).count()),
+    }
+    .into()
 }
 
 pub fn still_running(ctx: &Context, what: &'static str, id: &str) -> anyhow::Error {

@@ -40,10 +40,10 @@ pub async fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
                 print_inference(ctx, &inference.id)?;
                 return waited;
             }
-            let status = refresh_inference(ctx, &inference).await?.status;
+            let inference = refresh_inference(ctx, &inference).await?;
             print_inference(ctx, &inference.id)?;
-            inference_outcome(&inference.id, &status)?;
-            pending_is_still_running(ctx, "inference", &inference.id, &status)
+            inference_outcome(&inference)?;
+            pending_is_still_running(ctx, "inference", &inference.id, &inference.status)
         }
     }
 }
@@ -66,7 +66,10 @@ fn print_model(ctx: &Context, id: &str) -> Result<()> {
         if ctx.printer.json {
             ctx.printer.json_line(&model_json(model))?;
         } else {
-            let progress = model.progress.map(|p| format!("\t{p:.0}%")).unwrap_or_default();
+            let progress = model
+                .progress
+                .map(|p| format!("\t{p:.0}%"))
+                .unwrap_or_default();
             ctx.printer
                 .data(format!("{}\t{}{progress}", model.id, model.status))?;
         }
@@ -118,10 +121,8 @@ fn list(ctx: &Context) -> Result<()> {
         return Ok(());
     }
     let now = SystemTime::now();
-    let mut rows = vec![[
-        "JOB", "ID", "LABEL", "WHAT", "STATUS", "CREATED", "RESULTS",
-    ]
-    .map(String::from)];
+    let mut rows =
+        vec![["JOB", "ID", "LABEL", "WHAT", "STATUS", "CREATED", "RESULTS"].map(String::from)];
     for model in &state.models {
         rows.push([
             "model".into(),

@@ -1,0 +1,106 @@
+//! The code path used against Picsart: `--api-url` and a key, here pointed at
+//! a sandbox or a tiny test server on 127.0.0.1.
+
+mod common;
+
+use avatar::sandbox::{Config, Sandbox};
+use axum::http::StatusCode;
+use common::*;
+
+const KEY: &str = "test-key-5f0c9a1e-never-print-me";
+
+/// A standalone sandbox in this test process.
+fn serve(env: &Env) -> (tokio::runtime::Runtime, Sandbox) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = Config {
+        dir: env.path("standalone"),
+        speed: 4000.0,
+        credits: None,
+    };
+    let sandbox = runtime.block_on(Sandbox::start(config, 0)).unwrap();
+    (runtime, sandbox)
+}
+
+fn remote(env: &Env, sandbox: &Sandbox) -> assert_cmd::Command {
+    let mut cmd = env.avatar();
+    cmd.env("PICSART_API_KEY", KEY)
+        .args([
+            "--api-url",
+            &sandbox.api_url(),
+            "--upload-url",
+            &sandbox.upload_url(),
+        ])
+        .args(["--poll-interval", "20ms"]);
+    cmd
+}
+
+#[test]
+fn the_whole_pipeline_over_the_real_code_path_never_shows_the_key() {
+    let env = Env::new();
+    let (_runtime, sandbox) = serve(&env);
+    let out = env.path("out");
+    let output = remote(&env, &sandbox)
+        .args([
+            "-v",
+            "run",
+            "--type",
+            "woman",
+            "--style",
+            "realistic:2",
+            "--out",
+        ])
+        .arg(&out)
+        .args(env.photos(5))
+        .output()
+        .unwrap();
+    assert_code(&output, 0);
+    assert_eq!(stdout_lines(&output).len(), 2);
+    let state = std::fs::read_to_string(env.state_path()).unwrap();
+    for (what, text) in [
+        ("stdout", stdout(&output)),
+        ("stderr", stderr(&output)),
+        ("state file", state),
+    ] {
+        assert!(!text.contains(KEY), "the key leaked into {what}");
+    }
+    // The real-mode state file is not the sandbox's.
+    assert!(!env.path("data/avatar/sandbox-state.json").exists());
+}
+
+#[test]
+fn a_rejected_key_is_exit_6_with_advice() {
+    let env = Env::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async {
+        (
+            StatusCode::UNAUTHORIZED,
+            [("X-Picsart-Correlation-Id", "corr-123")],
+            r#"{"code":401,"message":"Unauthorized","detail":"Invalid API key"}"#,
+        )
+    });
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let base = format!("http://{addr}");
+    let output = env
+        .avatar()
+        .env("PICSART_API_KEY", KEY)
+        .args(["--api-url", &format!("{base}/v1"), "--upload-url", &base])
+        .args(["train", "--type", "man"])
+        .args(env.photos(5))
+        .output()
+        .unwrap();
+    assert_code(&output, 6);
+    let err = stderr(&output);
+    assert!(
+        err.contains("Invalid API key") && err.contains("corr-123"),
+        "{err}"
+    );
+    assert!(
+        err.contains("PICSART_API_KEY"),
+        "says how to set the key: {err}"
+    );
+    assert!(!err.contains(KEY));
+}
