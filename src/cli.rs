@@ -40,7 +40,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// Use the built-in sandbox of the API: no key, no network, no cost
-    #[arg(long, global = true, env = "AVATAR_SANDBOX")]
+    #[arg(long, global = true, env = "AVATAR_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
     /// Base URL of the avatar API
     #[arg(

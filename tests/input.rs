@@ -177,3 +177,31 @@ fn fetch_never_overwrites_a_file_that_is_not_ours() {
     // The paid jobs are recorded all the same.
     assert_eq!(env.state()["inferences"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn avatar_sandbox_environment_variable_selects_the_sandbox() {
+    let env = Env::new();
+    let output = env
+        .avatar()
+        .env("AVATAR_SANDBOX", "1")
+        .args(["train", "--type", "woman"])
+        .args(env.photos(5))
+        .output()
+        .unwrap();
+    assert_code(&output, 0);
+    assert_eq!(env.service_count("models"), 1);
+    let output = env
+        .avatar()
+        .env("AVATAR_SANDBOX", "0")
+        .args([
+            "--api-url",
+            "http://127.0.0.1:9/v1",
+            "train",
+            "--type",
+            "woman",
+        ])
+        .args(env.photos(5))
+        .output()
+        .unwrap();
+    assert_code(&output, 6);
+}
