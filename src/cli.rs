@@ -144,13 +144,37 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// The inference id (or a unique prefix); none fetches every pending inference
+    /// The inference id (or a unique prefix); none, or --all, fetches every pending inference
+    #[arg(conflicts_with = "all")]
     pub inference_id: Option<String>,
+    /// Fetch every recorded inference whose results are not downloaded yet (quiet when there is none: cron-safe)
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub save: SaveArgs,
+    #[command(flatten)]
+    pub limit: TimeoutArg,
+}
+
+/// Where and how result pictures are saved.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
     /// The folder to save the avatars in
     #[arg(long, short, value_name = "DIR")]
     pub out: PathBuf,
-    #[command(flatten)]
-    pub limit: TimeoutArg,
+    /// File name template: {model}, {inference}, {style}, {n}, {ext}
+    #[arg(
+        long = "name-template",
+        default_value = "{style}-{n}.{ext}",
+        value_name = "TEMPLATE"
+    )]
+    pub template: String,
+    /// Overwrite files in the folder that are not from this inference
+    #[arg(long)]
+    pub force: bool,
+    /// Downloads at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub jobs: u16,
 }
 
 #[derive(Debug, Args)]
@@ -163,11 +187,13 @@ pub struct RunArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub styles: StyleArgs,
-    /// The folder to save the avatars in
-    #[arg(long, short, value_name = "DIR")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub save: SaveArgs,
     #[command(flatten)]
     pub limit: TimeoutArg,
+    /// Start a new pipeline even if the same one was started before
+    #[arg(long)]
+    pub new: bool,
     /// 5 to 30 photos: local JPG/PNG files or https:// URLs
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod download;
 pub mod durable;
 pub mod exit;
+pub mod manifest;
 pub mod poll;
 pub mod printer;
 pub mod progress;

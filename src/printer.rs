@@ -11,7 +11,7 @@ pub struct Printer {
     pub json: bool,
     quiet: bool,
     verbose: bool,
-    color: bool,
+    pub color: bool,
     /// Progress bars are drawn (stderr is a terminal and not quiet).
     pub bars: bool,
 }

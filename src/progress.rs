@@ -26,13 +26,12 @@ pub struct JobProgress {
 impl JobProgress {
     pub fn new(printer: Printer, label: String, started: SystemTime, typical: Duration) -> Self {
         let bar = printer.bars.then(|| {
-            let bar = ProgressBar::new(100).with_prefix(label.clone()).with_style(
-                ProgressStyle::with_template(
+            let bar = ProgressBar::new(100)
+                .with_prefix(label.clone())
+                .with_style(style(
+                    printer,
                     "{spinner:.cyan} {prefix} [{bar:30.cyan/blue}] {pos:>3}% {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
+                ));
             bar.enable_steady_tick(TICK);
             bar
         });
@@ -72,6 +71,18 @@ impl JobProgress {
     }
 }
 
+/// A bar style; its colours are dropped under `NO_COLOR`.
+fn style(printer: Printer, template: &str) -> ProgressStyle {
+    let template = if printer.color {
+        template.to_string()
+    } else {
+        template.replace(".cyan/blue", "").replace(":.cyan", "")
+    };
+    ProgressStyle::with_template(&template)
+        .expect("valid template")
+        .progress_chars("=> ")
+}
+
 fn eta(elapsed: Duration, percent: f64, status: &JobStatus) -> String {
     if status.is_terminal() || percent < 1.0 {
         return String::new();
@@ -92,13 +103,10 @@ pub struct DownloadProgress {
 impl DownloadProgress {
     pub fn new(printer: Printer, files: usize) -> Self {
         let bar = (printer.bars && files > 0).then(|| {
-            let bar = ProgressBar::new(files as u64).with_style(
-                ProgressStyle::with_template(
-                    "{spinner:.cyan} downloading [{bar:30.cyan/blue}] {pos}/{len} files {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
+            let bar = ProgressBar::new(files as u64).with_style(style(
+                printer,
+                "{spinner:.cyan} downloading [{bar:30.cyan/blue}] {pos}/{len} files {msg}",
+            ));
             bar.enable_steady_tick(TICK);
             bar
         });

@@ -26,6 +26,8 @@ pub struct State {
     pub models: Vec<Model>,
     #[serde(default)]
     pub inferences: Vec<Inference>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipelines: Vec<Pipeline>,
 }
 
 impl Default for State {
@@ -34,6 +36,7 @@ impl Default for State {
             version: VERSION,
             models: Vec::new(),
             inferences: Vec::new(),
+            pipelines: Vec::new(),
         }
     }
 }
@@ -99,6 +102,10 @@ pub struct Avatar {
     /// The file is complete.
     #[serde(default)]
     pub saved: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl Inference {
@@ -113,6 +120,19 @@ impl Inference {
             .collect::<Vec<_>>()
             .join(",")
     }
+}
+
+/// One `avatar run`, known by a fingerprint of its inputs, so that running
+/// the same command again continues it instead of paying again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub fingerprint: String,
+    #[serde(with = "humantime_serde")]
+    pub created_at: SystemTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_id: Option<String>,
 }
 
 /// What an id the user typed refers to.
@@ -216,6 +236,14 @@ impl State {
         self.inferences.iter_mut().find(|i| i.id == id)
     }
 
+    /// The latest pipeline started with these inputs.
+    pub fn pipeline_mut(&mut self, fingerprint: &str) -> Option<&mut Pipeline> {
+        self.pipelines
+            .iter_mut()
+            .rev()
+            .find(|p| p.fingerprint == fingerprint)
+    }
+
     /// Finds a job by its id or an unambiguous prefix of it (like git).
     pub fn find(&self, id: &str) -> Result<Job<'_>, FindError> {
         if let Some(m) = self.model(id) {
@@ -297,6 +325,8 @@ fn merge_avatars(avatars: &mut Vec<Avatar>, results: &[AvatarResult]) {
                 style: result.style.clone(),
                 file: None,
                 saved: false,
+                size: None,
+                sha256: None,
             }),
         }
     }

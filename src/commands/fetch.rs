@@ -1,4 +1,5 @@
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
@@ -8,14 +9,12 @@ use serde_json::json;
 use super::jobs::{deadline, expired, wait_inference};
 use super::{Api, Context, short};
 use crate::api::types::JobStatus;
-use crate::cli::FetchArgs;
-use crate::download::{DownloadError, download};
+use crate::cli::{FetchArgs, SaveArgs};
+use crate::download::{DownloadError, Saved, download};
 use crate::exit::Failure;
+use crate::manifest;
 use crate::progress::DownloadProgress;
 use crate::state::{Avatar, Inference, Job};
-
-/// Downloads running at once.
-const PARALLEL_DOWNLOADS: usize = 8;
 
 pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
     let deadline = deadline(args.limit.timeout);
@@ -32,8 +31,8 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
             .cloned()
             .collect();
         for inference in pending {
-            let out = args.out.join(short(&inference.id));
-            let saved = fetch_one(ctx, &inference, &out, deadline).await?;
+            let out = args.save.out.join(short(&inference.id));
+            let saved = fetch_one(ctx, &inference, &out, &args.save, deadline).await?;
             print_saved(ctx, &inference.id, &saved)?;
         }
         return Ok(());
@@ -48,47 +47,8 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
             .into());
         }
     };
-    let saved = fetch_one(ctx, &inference, &args.out, deadline).await?;
+    let saved = fetch_one(ctx, &inference, &args.save.out, &args.save, deadline).await?;
     print_saved(ctx, &inference.id, &saved)
-}
-
-/// Waits for the inference if needed, downloads what is not saved yet;
-/// returns every saved avatar.
-pub async fn fetch_one(
-    ctx: &Context,
-    inference: &Inference,
-    out: &Path,
-    deadline: Option<tokio::time::Instant>,
-) -> Result<Vec<Avatar>> {
-    if inference.status == JobStatus::Expired {
-        return Err(expired(inference));
-    }
-    if !inference.is_downloaded() {
-        wait_inference(ctx, inference, deadline).await?;
-    }
-    let inference = ctx
-        .state
-        .load()?
-        .inference(&inference.id)
-        .cloned()
-        .context("the inference vanished from the state file")?;
-    let plan = plan_files(&inference, out)?;
-    if !plan.is_empty() {
-        if inference
-            .expires_at
-            .is_some_and(|at| at <= SystemTime::now())
-        {
-            return Err(mark_expired(ctx, &inference)?);
-        }
-        download_all(ctx, &inference, plan).await?;
-    }
-    let inference = ctx
-        .state
-        .load()?
-        .inference(&inference.id)
-        .cloned()
-        .context("the inference vanished from the state file")?;
-    Ok(inference.avatars.into_iter().filter(|a| a.saved).collect())
 }
 
 fn print_saved(ctx: &Context, inference_id: &str, avatars: &[Avatar]) -> Result<()> {
@@ -100,12 +60,55 @@ fn print_saved(ctx: &Context, inference_id: &str, avatars: &[Avatar]) -> Result<
                 "file": file,
                 "style": avatar.style,
                 "url": avatar.url,
+                "size": avatar.size,
+                "sha256": avatar.sha256,
             }))?;
         } else {
             ctx.printer.data(file.display())?;
         }
     }
     Ok(())
+}
+
+/// Waits for the inference if needed, downloads what is not saved yet into
+/// `out`; returns every saved avatar.
+pub async fn fetch_one(
+    ctx: &Context,
+    inference: &Inference,
+    out: &Path,
+    save: &SaveArgs,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Vec<Avatar>> {
+    if inference.status == JobStatus::Expired {
+        return Err(expired(inference));
+    }
+    if !inference.is_downloaded() {
+        wait_inference(ctx, inference, deadline).await?;
+    }
+    let inference = reload(ctx, &inference.id)?;
+    let plan = plan_files(&inference, out, save)?;
+    if !plan.is_empty() {
+        if inference
+            .expires_at
+            .is_some_and(|at| at <= SystemTime::now())
+        {
+            return Err(mark_expired(ctx, &inference)?);
+        }
+        download_all(ctx, &inference, plan, save.jobs.into()).await?;
+    }
+    let inference = reload(ctx, &inference.id)?;
+    let saved: Vec<Avatar> = inference.avatars.into_iter().filter(|a| a.saved).collect();
+    manifest::record(out, &inference.id, &inference.model_id, &saved)
+        .with_context(|| format!("cannot write the manifest in {}", out.display()))?;
+    Ok(saved)
+}
+
+fn reload(ctx: &Context, id: &str) -> Result<Inference> {
+    ctx.state
+        .load()?
+        .inference(id)
+        .cloned()
+        .context("the inference vanished from the state file")
 }
 
 /// One avatar to download: its index in the inference and where it goes.
@@ -115,22 +118,40 @@ struct Planned {
     dest: PathBuf,
 }
 
-/// Decides every file name before a byte moves, refusing to overwrite a file
-/// that is not ours.
-fn plan_files(inference: &Inference, out: &Path) -> Result<Vec<Planned>> {
+/// Decides every file name before a byte moves: names stay inside `out`, are
+/// distinct, and never replace a file that is not ours (unless `--force`).
+fn plan_files(inference: &Inference, out: &Path, save: &SaveArgs) -> Result<Vec<Planned>> {
     let mut plan = Vec::new();
+    let mut names = HashSet::new();
     let mut per_style = std::collections::HashMap::<String, usize>::new();
     for (index, avatar) in inference.avatars.iter().enumerate() {
-        let style = file_stem(avatar.style.as_deref().unwrap_or("avatar"));
-        let n = per_style.entry(style.clone()).or_default();
+        let style = avatar.style.as_deref().unwrap_or("avatar");
+        let n = per_style.entry(style.to_string()).or_default();
         *n += 1;
+        let name = file_name(
+            &save.template,
+            &[
+                ("model", &inference.model_id),
+                ("inference", &inference.id),
+                ("style", style),
+                ("n", &n.to_string()),
+                ("ext", extension(&avatar.url)),
+            ],
+        )?;
+        if !names.insert(name.clone()) {
+            return Err(Failure::Usage(format!(
+                "the name template `{}` gives several avatars the name {name}; add {{n}} to it",
+                save.template
+            ))
+            .into());
+        }
         if avatar.saved && avatar.file.as_ref().is_some_and(|f| f.is_file()) {
             continue;
         }
-        let dest = out.join(format!("{style}-{n}.{}", extension(&avatar.url)));
-        if dest.exists() && avatar.file.as_ref() != Some(&dest) {
+        let dest = out.join(&name);
+        if dest.exists() && avatar.file.as_ref() != Some(&dest) && !save.force {
             return Err(Failure::Usage(format!(
-                "{} already exists and is not from inference {}; choose another --out (nothing was downloaded)",
+                "{} already exists and is not from inference {}; choose another --out, or pass --force to replace it (nothing was downloaded)",
                 dest.display(),
                 inference.id
             ))
@@ -145,7 +166,49 @@ fn plan_files(inference: &Inference, out: &Path) -> Result<Vec<Planned>> {
     Ok(plan)
 }
 
-async fn download_all(ctx: &Context, inference: &Inference, plan: Vec<Planned>) -> Result<()> {
+/// Fills `{key}` placeholders, each value made safe, and checks that the
+/// result is one plain file name.
+fn file_name(template: &str, values: &[(&str, &str)]) -> Result<String> {
+    let mut name = template.to_string();
+    for (key, value) in values {
+        name = name.replace(&format!("{{{key}}}"), &sanitize(value));
+    }
+    let name = sanitize(&name);
+    let mut components = Path::new(&name).components();
+    match (components.next(), components.next()) {
+        (Some(Component::Normal(_)), None) => Ok(name),
+        _ => Err(Failure::Usage(format!(
+            "the name template `{template}` does not make a plain file name (got `{name}`)"
+        ))
+        .into()),
+    }
+}
+
+/// No path separators, no `..`, no control characters; at most 128 characters.
+fn sanitize(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .take(128)
+        .collect();
+    let cleaned = cleaned.replace("..", "_");
+    if cleaned.trim().is_empty() {
+        "_".into()
+    } else {
+        cleaned
+    }
+}
+
+async fn download_all(
+    ctx: &Context,
+    inference: &Inference,
+    plan: Vec<Planned>,
+    jobs: usize,
+) -> Result<()> {
     let api = ctx.api().await?;
     let out = plan[0].dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(out)
@@ -153,6 +216,7 @@ async fn download_all(ctx: &Context, inference: &Inference, plan: Vec<Planned>) 
     for planned in &plan {
         check_scheme(api, &planned.url)?;
     }
+    // Recorded first, so that a file left by an interrupted run is known to be ours.
     ctx.state.update(|state| {
         if let Some(i) = state.inference_mut(&inference.id) {
             for planned in &plan {
@@ -161,20 +225,28 @@ async fn download_all(ctx: &Context, inference: &Inference, plan: Vec<Planned>) 
         }
     })?;
     let progress = DownloadProgress::new(ctx.printer, plan.len());
-    let mut downloads = futures_util::stream::iter(plan.iter().map(|planned| async move {
-        let result = download(&api.downloads, &planned.url, &planned.dest).await;
-        (planned, result)
+    let printer = ctx.printer;
+    let notice = move |note: String| printer.detail(note);
+    let mut downloads = futures_util::stream::iter(plan.iter().map(|planned| {
+        let notice = &notice;
+        async move {
+            let result = download(&api.downloads, &planned.url, &planned.dest, notice).await;
+            (planned, result)
+        }
     }))
-    .buffer_unordered(PARALLEL_DOWNLOADS);
+    .buffer_unordered(jobs);
     let mut total = 0;
     let mut first_error = None;
     while let Some((planned, result)) = downloads.next().await {
         match result {
-            Ok(bytes) => {
-                total += bytes;
+            Ok(Saved { size, sha256 }) => {
+                total += size;
                 ctx.state.update(|state| {
                     if let Some(i) = state.inference_mut(&inference.id) {
-                        i.avatars[planned.index].saved = true;
+                        let avatar = &mut i.avatars[planned.index];
+                        avatar.saved = true;
+                        avatar.size = Some(size);
+                        avatar.sha256 = Some(sha256);
                     }
                 })?;
                 progress.file_done(total);
@@ -215,26 +287,6 @@ fn mark_expired(ctx: &Context, inference: &Inference) -> Result<anyhow::Error> {
     Ok(expired(inference))
 }
 
-/// A style name made safe as a file name.
-fn file_stem(style: &str) -> String {
-    let stem: String = style
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let stem = stem.trim_matches('-');
-    if stem.is_empty() {
-        "avatar".into()
-    } else {
-        stem.chars().take(64).collect()
-    }
-}
-
 fn extension(url: &str) -> &'static str {
     let path = url
         .split(['?', '#'])
@@ -242,4 +294,36 @@ fn extension(url: &str) -> &'static str {
         .unwrap_or_default()
         .to_ascii_lowercase();
     if path.ends_with(".png") { "png" } else { "jpg" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_leave_the_folder() {
+        let values = [("style", "../../etc"), ("n", "1"), ("ext", "jpg")];
+        for template in [
+            "{style}-{n}.{ext}",
+            "../{style}.{ext}",
+            "a/b/{n}",
+            "..",
+            "/abs/{n}",
+        ] {
+            let name = file_name(template, &values).unwrap();
+            assert!(
+                !name.contains('/') && !name.contains(".."),
+                "{template} → {name}"
+            );
+        }
+        assert_eq!(
+            file_name(
+                "{style}-{n}.{ext}",
+                &[("style", "anime"), ("n", "2"), ("ext", "png")]
+            )
+            .unwrap(),
+            "anime-2.png"
+        );
+        assert_eq!(sanitize("a\u{7}b\nc"), "a_b_c");
+    }
 }

@@ -14,7 +14,7 @@ pub async fn generate(ctx: &Context, args: GenerateArgs) -> Result<()> {
     let model = recorded_model(ctx, &args.model_id)?;
     let deadline = deadline(args.wait.limit.timeout);
     ensure_trained(ctx, &model, args.wait.wait, deadline).await?;
-    let id = start_generation(ctx, &model.id, args.styles.prompts()).await?;
+    let id = start_generation(ctx, &model.id, args.styles.prompts(), None).await?;
     if ctx.printer.json {
         ctx.printer
             .json_line(&json!({"inference_id": id, "model_id": model.id}))?;

@@ -74,11 +74,13 @@ pub fn check_sources(images: &[String]) -> Result<Vec<Source>> {
 
 /// Uploads local photos, starts the training and records the model id
 /// before returning it.
+/// `pipeline`: the fingerprint of the `run` this training belongs to.
 pub async fn start_training(
     ctx: &Context,
     kind: ModelType,
     label: Option<String>,
     sources: Vec<Source>,
+    pipeline: Option<&str>,
 ) -> Result<String> {
     // Fail on an unusable state file before anything is spent.
     ctx.state.update(|_| ())?;
@@ -137,7 +139,12 @@ pub async fn start_training(
         done_at: None,
     };
     ctx.state
-        .update(|state| state.models.push(model))
+        .update(|state| {
+            state.models.push(model);
+            if let Some(p) = pipeline.and_then(|f| state.pipeline_mut(f)) {
+                p.model_id = Some(id.clone());
+            }
+        })
         .with_context(|| lost_id_warning("model", &id))?;
     ctx.printer.info(format!(
         "model {id} recorded in {}",
@@ -151,6 +158,7 @@ pub async fn start_generation(
     ctx: &Context,
     model_id: &str,
     prompts: Vec<Prompt>,
+    pipeline: Option<&str>,
 ) -> Result<String> {
     let api = ctx.api().await?;
     let request = GenerateRequest {
@@ -173,7 +181,12 @@ pub async fn start_generation(
         avatars: Vec::new(),
     };
     ctx.state
-        .update(|state| state.inferences.push(inference))
+        .update(|state| {
+            state.inferences.push(inference);
+            if let Some(p) = pipeline.and_then(|f| state.pipeline_mut(f)) {
+                p.inference_id = Some(id.clone());
+            }
+        })
         .with_context(|| lost_id_warning("inference", &id))?;
     ctx.printer.info(format!(
         "inference {id} recorded in {}",

@@ -1,22 +1,61 @@
+use std::time::SystemTime;
+
 use anyhow::{Context as _, Result};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::Context;
 use super::fetch::fetch_one;
 use super::generate::ensure_trained;
-use super::jobs::{check_sources, deadline, start_generation, start_training};
+use super::jobs::{Source, check_sources, deadline, start_generation, start_training};
+use crate::api::types::{ModelType, Prompt};
 use crate::cli::RunArgs;
+use crate::state::Pipeline;
 
 /// train → wait → generate → wait → fetch, every id recorded as it comes.
+/// Running the same command again continues where it stopped.
 pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let sources = check_sources(&args.images)?;
+    let prompts = args.styles.prompts();
     let deadline = deadline(args.limit.timeout);
-    let model_id = start_training(ctx, args.kind, args.name, sources).await?;
+    let fingerprint = fingerprint(args.kind, &sources, &prompts)?;
+    let pipeline = ctx.state.update(|state| {
+        if !args.new
+            && let Some(existing) = state.pipeline_mut(&fingerprint)
+        {
+            return existing.clone();
+        }
+        let fresh = Pipeline {
+            fingerprint: fingerprint.clone(),
+            created_at: SystemTime::now(),
+            model_id: None,
+            inference_id: None,
+        };
+        state.pipelines.push(fresh.clone());
+        fresh
+    })?;
+    let model_id = match pipeline.model_id {
+        Some(id) => {
+            ctx.printer.info(format!(
+                "continuing the same run: model {id} was started before (--new starts over)"
+            ));
+            id
+        }
+        None => start_training(ctx, args.kind, args.name, sources, Some(&fingerprint)).await?,
+    };
     let model = recorded(ctx, |s| s.model(&model_id).cloned())?;
     ensure_trained(ctx, &model, true, deadline).await?;
-    let inference_id = start_generation(ctx, &model_id, args.styles.prompts()).await?;
+    let inference_id = match pipeline.inference_id {
+        Some(id) => {
+            ctx.printer.info(format!(
+                "continuing the same run: inference {id} was started before"
+            ));
+            id
+        }
+        None => start_generation(ctx, &model_id, prompts, Some(&fingerprint)).await?,
+    };
     let inference = recorded(ctx, |s| s.inference(&inference_id).cloned())?;
-    let saved = fetch_one(ctx, &inference, &args.out, deadline).await?;
+    let saved = fetch_one(ctx, &inference, &args.save.out, &args.save, deadline).await?;
     let files: Vec<_> = saved.into_iter().filter_map(|a| a.file).collect();
     if ctx.printer.json {
         ctx.printer.json_line(&json!({
@@ -34,4 +73,30 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
 
 fn recorded<T>(ctx: &Context, find: impl FnOnce(&crate::state::State) -> Option<T>) -> Result<T> {
     find(&ctx.state.load()?).context("a job just recorded is missing from the state file")
+}
+
+/// What makes two runs the same: the type, the photos' contents (in any
+/// order) and the styles with their counts. Labels and folders do not count.
+fn fingerprint(kind: ModelType, sources: &[Source], prompts: &[Prompt]) -> Result<String> {
+    let mut photos = Vec::with_capacity(sources.len());
+    for source in sources {
+        photos.push(match source {
+            Source::File(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                hex::encode(Sha256::digest(&bytes))
+            }
+            Source::Url(url) => url.clone(),
+        });
+    }
+    photos.sort();
+    let mut hasher = Sha256::new();
+    hasher.update(format!("avatar run v1\n{kind}\n"));
+    for photo in photos {
+        hasher.update(format!("{photo}\n"));
+    }
+    for prompt in prompts {
+        hasher.update(format!("{}:{}\n", prompt.style, prompt.count));
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

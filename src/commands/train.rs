@@ -7,7 +7,7 @@ use crate::cli::TrainArgs;
 
 pub async fn train(ctx: &Context, args: TrainArgs) -> Result<()> {
     let sources = check_sources(&args.images)?;
-    let id = start_training(ctx, args.kind, args.name, sources).await?;
+    let id = start_training(ctx, args.kind, args.name, sources, None).await?;
     if ctx.printer.json {
         ctx.printer
             .json_line(&json!({"model_id": id, "type": args.kind}))?;
