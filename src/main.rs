@@ -17,12 +17,21 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
+        // The first Ctrl-C stops the command at its next await point (state
+        // writes are synchronous and atomic, so nothing recorded is lost);
+        // a second one exits at once.
+        let (interrupted, on_interrupt) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = interrupted.send(());
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(exit::INTERRUPTED.into());
+            }
+        });
         let result = runtime.block_on(async {
             tokio::select! {
                 result = avatar::commands::dispatch(cli.command, settings, printer) => result,
-                // State writes are synchronous and atomic, so stopping at any
-                // await point loses nothing recorded.
-                _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted.into()),
+                Ok(()) = on_interrupt => Err(Failure::Interrupted.into()),
             }
         });
         runtime.shutdown_timeout(Duration::from_millis(200));

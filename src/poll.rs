@@ -50,8 +50,9 @@ pub enum Waited<T> {
     TimedOut(T),
 }
 
-/// Calls `check` until `finished` says so. Sleeps between checks with ±10%
-/// jitter so that many clients do not poll in lockstep.
+/// Calls `check` until `finished` says so. Sleeps between checks with up to
+/// 10% more, so that many clients do not poll in lockstep (never less, so a
+/// 20-minute training costs at most 10 checks).
 pub async fn wait_for<T, E, F, Fut>(
     cadence: Cadence,
     deadline: Option<Instant>,
@@ -68,7 +69,7 @@ where
         if finished(&seen) {
             return Ok(Waited::Finished(seen));
         }
-        let wake = Instant::now() + pause.mul_f64(rand::rng().random_range(0.9..=1.1));
+        let wake = Instant::now() + pause.mul_f64(rand::rng().random_range(1.0..=1.1));
         match deadline {
             Some(deadline) if deadline <= wake => {
                 tokio::time::sleep_until(deadline).await;

@@ -82,7 +82,8 @@ fn data_dir() -> Result<PathBuf> {
 }
 
 /// The sandbox's settings: `AVATAR_SANDBOX_DIR`, `AVATAR_SANDBOX_SPEED`,
-/// `AVATAR_SANDBOX_CREDITS`.
+/// `AVATAR_SANDBOX_CREDITS` and the fault knobs `AVATAR_SANDBOX_LATENCY_MS`,
+/// `AVATAR_SANDBOX_CUT_DOWNLOADS`.
 pub fn sandbox_config() -> Result<sandbox::Config> {
     let dir = match std::env::var_os("AVATAR_SANDBOX_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -106,5 +107,12 @@ pub fn sandbox_config() -> Result<sandbox::Config> {
         dir,
         speed,
         credits: number("AVATAR_SANDBOX_CREDITS")?,
+        faults: sandbox::Faults {
+            latency: Duration::from_secs_f64(
+                number("AVATAR_SANDBOX_LATENCY_MS")?.unwrap_or(0.0) / 1000.0,
+            ),
+            cut_downloads: std::env::var("AVATAR_SANDBOX_CUT_DOWNLOADS")
+                .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")),
+        },
     })
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use avatar::sandbox::{Config, Sandbox};
+use avatar::sandbox::{Config, Faults, Sandbox};
 use axum::http::StatusCode;
 use common::*;
 
@@ -16,6 +16,7 @@ fn serve(env: &Env) -> (tokio::runtime::Runtime, Sandbox) {
         dir: env.path("standalone"),
         speed: 4000.0,
         credits: None,
+        faults: Faults::default(),
     };
     let sandbox = runtime.block_on(Sandbox::start(config, 0)).unwrap();
     (runtime, sandbox)

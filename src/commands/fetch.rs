@@ -30,12 +30,18 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
             })
             .cloned()
             .collect();
+        // One inference's trouble (say, expired results) must not keep the
+        // others from being saved: report it, go on, and fail at the end.
+        let mut first_error = None;
         for inference in pending {
             let out = args.save.out.join(short(&inference.id));
-            let saved = fetch_one(ctx, &inference, &out, &args.save, deadline).await?;
-            print_saved(ctx, &inference.id, &saved)?;
+            match fetch_one(ctx, &inference, &out, &args.save, deadline).await {
+                Ok(saved) => print_saved(ctx, &inference.id, &saved)?,
+                Err(error) if first_error.is_none() => first_error = Some(error),
+                Err(error) => ctx.printer.error(format!("{error:#}")),
+            }
         }
-        return Ok(());
+        return first_error.map_or(Ok(()), Err);
     };
     let inference = match state.find(&id)? {
         Job::Inference(inference) => inference.clone(),

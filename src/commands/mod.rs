@@ -25,6 +25,9 @@ use crate::state::StateFile;
 
 pub async fn dispatch(command: Command, settings: Settings, printer: Printer) -> Result<()> {
     let ctx = Context::new(settings, printer);
+    if !matches!(command, Command::Sandbox(_)) {
+        warn_of_expiry(&ctx);
+    }
     match command {
         Command::Train(args) => train::train(&ctx, args).await,
         Command::Status(args) => status::status(&ctx, args).await,
@@ -161,6 +164,36 @@ fn result_redirects(allow_http: bool) -> reqwest::redirect::Policy {
             attempt.error("refusing to follow a redirect to a non-https URL")
         }
     })
+}
+
+/// Results not downloaded yet that the service deletes within this window
+/// earn a warning from every command.
+const EXPIRY_WARNING: Duration = Duration::from_secs(6 * 3600);
+
+fn warn_of_expiry(ctx: &Context) {
+    // An unreadable state file is reported by the command itself.
+    let Ok(state) = ctx.state.load() else { return };
+    let now = std::time::SystemTime::now();
+    let soon = now + ctx.service_time(EXPIRY_WARNING);
+    for inference in &state.inferences {
+        let Some(at) = inference.expires_at else {
+            continue;
+        };
+        if inference.status == crate::api::types::JobStatus::Done
+            && !inference.is_downloaded()
+            && at > now
+            && at <= soon
+        {
+            let left = at.duration_since(now).unwrap_or_default();
+            ctx.printer.warn(format!(
+                "the avatars of inference {} expire in {}: run `avatar {}fetch {} --out DIR` now",
+                inference.id,
+                humantime::format_duration(Duration::from_secs(left.as_secs().max(1))),
+                ctx.mode_flag(),
+                inference.id
+            ));
+        }
+    }
 }
 
 /// The first characters of an id, enough to recognise it in human text.

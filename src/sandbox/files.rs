@@ -87,6 +87,7 @@ pub async fn serve_upload(
 pub async fn serve_result(
     State(app): State<App>,
     Path((inference_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("no result {inference_id}/{file}"));
     let n: usize = file
@@ -107,8 +108,93 @@ pub async fn serve_result(
         return Ok((StatusCode::FORBIDDEN, Json(body)).into_response());
     }
     let store = app.store.clone();
-    let jpeg = blocking(move || cached_or_rendered(&store, &inference, n)).await?;
-    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
+    let cut = app.faults.cut_downloads;
+    let (jpeg, first) = blocking(move || {
+        let jpeg = cached_or_rendered(&store, &inference, n)?;
+        let first = cut && first_download(&store, &inference.id, n)?;
+        Ok((jpeg, first))
+    })
+    .await?;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split('-').next()?.parse::<usize>().ok());
+    let len = jpeg.len();
+    match range {
+        Some(start) if start >= len => Ok((
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+        )
+            .into_response()),
+        Some(start) => Ok((
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (header::CONTENT_TYPE, "image/jpeg".to_string()),
+                (
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{len}", len - 1),
+                ),
+            ],
+            jpeg[start..].to_vec(),
+        )
+            .into_response()),
+        None if first => Ok(cut_halfway(jpeg)),
+        None => Ok((
+            [
+                (header::CONTENT_TYPE, "image/jpeg".to_string()),
+                (header::ACCEPT_RANGES, "bytes".to_string()),
+            ],
+            jpeg,
+        )
+            .into_response()),
+    }
+}
+
+/// Announces the whole file, sends half of it, then drops the connection.
+fn cut_halfway(jpeg: Vec<u8>) -> Response {
+    let len = jpeg.len();
+    let half = Bytes::from(jpeg).slice(..len / 2);
+    // The pause lets the first half leave before the connection drops.
+    let cut = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "cut by the sandbox",
+        ))
+    };
+    let chunks = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok::<_, io::Error>(half)]),
+        futures_util::stream::once(cut),
+    );
+    let body = axum::body::Body::from_stream(chunks);
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// True the first time result `n` is asked for: a marker file remembers it
+/// across processes.
+fn first_download(store: &Store, inference_id: &str, n: usize) -> Result<bool, ApiError> {
+    let marker = store
+        .dir()
+        .join("results")
+        .join(inference_id)
+        .join(format!("{n}.cut"));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Renders on the first download and keeps the file, so later downloads are

@@ -20,9 +20,10 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -51,6 +52,16 @@ pub struct Config {
     pub speed: f64,
     /// `None`: unlimited. At zero or below, paid POSTs answer 402.
     pub credits: Option<f64>,
+    pub faults: Faults,
+}
+
+/// Misbehaviour on demand, so clients can be tested against a bad day.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Added before every response, like a distant server.
+    pub latency: Duration,
+    /// The first download of each result stops halfway, connection cut.
+    pub cut_downloads: bool,
 }
 
 /// A running sandbox server. Dropping it shuts the server down gracefully.
@@ -81,6 +92,7 @@ impl Sandbox {
             store: Store::new(config.dir),
             speed: config.speed,
             credits: config.credits,
+            faults: config.faults,
             fetcher: Fetcher::new().map_err(io::Error::other)?,
             addr,
         });
@@ -116,6 +128,7 @@ struct Shared {
     store: Store,
     speed: f64,
     credits: Option<f64>,
+    faults: Faults,
     fetcher: Fetcher,
     addr: SocketAddr,
 }
@@ -182,6 +195,7 @@ fn router(app: App) -> Router {
         )
         .fallback(|| async { ApiError::not_found("no such endpoint in the avatar API sandbox") })
         .layer(middleware::map_response(add_correlation_id))
+        .layer(middleware::from_fn_with_state(app.clone(), delay))
         .with_state(app)
 }
 
@@ -197,6 +211,13 @@ async fn require_key(request: Request, next: Next) -> Response {
             format!("Missing or invalid {API_KEY_HEADER} header"),
         )
         .into_response();
+    }
+    next.run(request).await
+}
+
+async fn delay(State(app): State<App>, request: Request, next: Next) -> Response {
+    if !app.faults.latency.is_zero() {
+        tokio::time::sleep(app.faults.latency).await;
     }
     next.run(request).await
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use super::{Config, Sandbox};
+use super::{Config, Faults, Sandbox};
 use crate::api::types::{
     API_KEY_HEADER, Accepted, CORRELATION_HEADER, InferenceStatus, JobStatus, ModelStatus,
     UploadResponse,
@@ -34,6 +34,7 @@ async fn start(speed: f64, credits: Option<f64>) -> Harness {
         dir: dir.path().into(),
         speed,
         credits,
+        faults: Faults::default(),
     };
     let sandbox = Sandbox::start(config, 0).await.unwrap();
     let mut headers = reqwest::header::HeaderMap::new();
@@ -257,6 +258,7 @@ async fn upload_train_generate_download() {
         dir: h.dir.path().into(),
         speed: 1.0,
         credits: None,
+        faults: Faults::default(),
     };
     let later = Sandbox::start(later, 0).await.unwrap();
     let url = format!("{}{path}", later.api_url());
