@@ -78,6 +78,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// The whole pipeline: train, wait, generate, wait, download
     Run(RunArgs),
+    /// Check photos locally as `train` would, without sending anything; a report per photo
+    Check(CheckArgs),
     /// Run the sandbox API as a standalone server
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -109,7 +111,23 @@ pub struct TrainArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub wait: WaitArgs,
-    /// 5 to 30 photos: local JPG/PNG files or https:// URLs
+    /// Upload the original files instead of upright 512-px JPEGs without metadata
+    #[arg(long)]
+    pub no_resize: bool,
+    /// Uploads at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), value_name = "N")]
+    pub jobs: u16,
+    /// 5 to 30 photos: JPG/PNG files, folders of them, https:// URLs, or - to read a list on stdin
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also write the JPEGs that would be uploaded into this folder
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Photos as `train` takes them: files, folders, https:// URLs, or - for a list on stdin
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }
@@ -194,7 +212,10 @@ pub struct RunArgs {
     /// Start a new pipeline even if the same one was started before
     #[arg(long)]
     pub new: bool,
-    /// 5 to 30 photos: local JPG/PNG files or https:// URLs
+    /// Upload the original files instead of upright 512-px JPEGs without metadata
+    #[arg(long)]
+    pub no_resize: bool,
+    /// 5 to 30 photos: JPG/PNG files, folders of them, https:// URLs, or - to read a list on stdin
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }

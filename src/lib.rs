@@ -8,6 +8,7 @@ pub mod download;
 pub mod durable;
 pub mod exit;
 pub mod manifest;
+pub mod photos;
 pub mod poll;
 pub mod printer;
 pub mod progress;

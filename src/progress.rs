@@ -134,3 +134,37 @@ impl DownloadProgress {
         }
     }
 }
+
+/// Progress of the reference-photo uploads: one line on a terminal.
+pub struct UploadProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl UploadProgress {
+    pub fn new(printer: Printer, files: usize) -> Self {
+        let bar = (printer.bars && files > 0).then(|| {
+            let bar = ProgressBar::new(files as u64).with_style(style(
+                printer,
+                "{spinner:.cyan} uploading photos [{bar:30.cyan/blue}] {pos}/{len} {msg}",
+            ));
+            bar.enable_steady_tick(TICK);
+            bar
+        });
+        Self { bar }
+    }
+
+    pub fn photo_done(&self, reused: bool) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            if reused {
+                bar.set_message("(some reused from an earlier upload)");
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

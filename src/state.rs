@@ -66,6 +66,18 @@ pub struct Model {
 pub struct ReferenceImage {
     pub source: String,
     pub url: String,
+    /// Of the bytes uploaded (the prepared JPEG, or the original file), so a
+    /// later training of the same photo can reuse the URL. None for a URL
+    /// given by the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// When it was uploaded: the upload API keeps files for about a day.
+    #[serde(
+        with = "humantime_serde",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uploaded_at: Option<SystemTime>,
 }
 
 /// A generation the user paid for.

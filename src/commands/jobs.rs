@@ -1,20 +1,17 @@
 //! The steps that several commands share: start a training or a generation
 //! (recording its id before anything else), refresh and wait for jobs.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 use tokio::time::Instant;
 
 use super::{Context, short};
-use crate::api::types::{
-    GenerateRequest, JobStatus, MAX_IMAGES, MIN_IMAGES, ModelType, Prompt, TrainRequest,
-};
+use crate::api::types::{GenerateRequest, JobStatus, ModelType, Prompt, TrainRequest};
 use crate::exit::Failure;
 use crate::poll::{self, Cadence, Waited};
 use crate::progress::JobProgress;
-use crate::state::{Inference, Model, ReferenceImage};
+use crate::state::{Inference, Model};
 
 /// How long the service says a training takes, for estimates.
 const TYPICAL_TRAINING: Duration = Duration::from_secs(20 * 60);
@@ -23,53 +20,20 @@ const TYPICAL_INFERENCE: Duration = Duration::from_secs(4 * 60);
 /// How long the service keeps results once they are ready.
 pub const RESULTS_LIFETIME: Duration = Duration::from_secs(48 * 3600);
 
-/// A reference photo as given on the command line.
-pub enum Source {
-    File(std::path::PathBuf),
-    Url(String),
-}
+pub use crate::photos::Source;
 
-/// Checks what can be checked without the network: the count, that files
-/// exist, that URLs are https. Nothing is sent when this fails.
-pub fn check_sources(images: &[String]) -> Result<Vec<Source>> {
-    let mut problems = Vec::new();
-    if !(MIN_IMAGES..=MAX_IMAGES).contains(&images.len()) {
-        problems.push(format!(
-            "a training takes {MIN_IMAGES} to {MAX_IMAGES} photos; {} given",
-            images.len()
-        ));
+/// The local preflight: every photo decoded and checked, every problem
+/// reported at once, nothing sent when it fails (exit 2). Returns the photos
+/// to send, prepared for upload unless `resize` is off.
+pub async fn check_sources(ctx: &Context, images: &[String], resize: bool) -> Result<Vec<Source>> {
+    let report = super::check::preflight(images, resize).await?;
+    for warning in report.warnings() {
+        ctx.printer.warn(warning);
     }
-    let mut sources = Vec::new();
-    for image in images {
-        if let Some((scheme, _)) = image.split_once("://") {
-            if scheme.eq_ignore_ascii_case("https") {
-                sources.push(Source::Url(image.clone()));
-            } else {
-                problems.push(format!(
-                    "{image}: only https:// URLs can be given to the service (or a local file)"
-                ));
-            }
-            continue;
-        }
-        let path = Path::new(image);
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_file() && meta.len() > 0 => {
-                sources.push(Source::File(path.to_path_buf()))
-            }
-            Ok(meta) if meta.is_file() => problems.push(format!("{image}: the file is empty")),
-            Ok(_) => problems.push(format!("{image}: not a file")),
-            Err(e) => problems.push(format!("{image}: {e}")),
-        }
+    if !report.trainable() {
+        return Err(super::check::refusal(&report, true).into());
     }
-    if problems.is_empty() {
-        Ok(sources)
-    } else {
-        Err(Failure::Usage(format!(
-            "cannot train on these photos (nothing was sent):\n  {}",
-            problems.join("\n  ")
-        ))
-        .into())
-    }
+    Ok(report.sources())
 }
 
 /// Uploads local photos, starts the training and records the model id
@@ -80,43 +44,13 @@ pub async fn start_training(
     kind: ModelType,
     label: Option<String>,
     sources: Vec<Source>,
+    jobs: usize,
     pipeline: Option<&str>,
 ) -> Result<String> {
     // Fail on an unusable state file before anything is spent.
     ctx.state.update(|_| ())?;
+    let images = super::upload::upload_all(ctx, sources, jobs).await?;
     let api = ctx.api().await?;
-    let mut images = Vec::with_capacity(sources.len());
-    for (n, source) in sources.into_iter().enumerate() {
-        images.push(match source {
-            Source::Url(url) => ReferenceImage {
-                source: url.clone(),
-                url,
-            },
-            Source::File(path) => {
-                ctx.printer
-                    .detail(format!("uploading {} ({})", path.display(), n + 1));
-                let bytes = tokio::fs::read(&path)
-                    .await
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "photo.jpg".into());
-                let uploaded = api
-                    .client
-                    .upload(&name, bytes)
-                    .await
-                    .with_context(|| format!("uploading {} failed", path.display()))?;
-                ReferenceImage {
-                    source: std::path::absolute(&path)
-                        .unwrap_or(path)
-                        .display()
-                        .to_string(),
-                    url: uploaded.url,
-                }
-            }
-        });
-    }
     let request = TrainRequest {
         images: images.iter().map(|i| i.url.clone()).collect(),
         kind,

@@ -1,6 +1,7 @@
 //! One module per subcommand; they orchestrate the API client, the state file,
 //! waiting and downloads. `Context` is what every command gets.
 
+mod check;
 mod fetch;
 mod generate;
 mod jobs;
@@ -8,6 +9,7 @@ mod run;
 mod sandbox;
 mod status;
 mod train;
+mod upload;
 
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ pub async fn dispatch(command: Command, settings: Settings, printer: Printer) ->
     }
     match command {
         Command::Train(args) => train::train(&ctx, args).await,
+        Command::Check(args) => check::check(&ctx, args).await,
         Command::Status(args) => status::status(&ctx, args).await,
         Command::Generate(args) => generate::generate(&ctx, args).await,
         Command::Fetch(args) => fetch::fetch(&ctx, args).await,

@@ -15,7 +15,7 @@ use crate::state::Pipeline;
 /// train → wait → generate → wait → fetch, every id recorded as it comes.
 /// Running the same command again continues where it stopped.
 pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
-    let sources = check_sources(&args.images)?;
+    let sources = check_sources(ctx, &args.images, !args.no_resize).await?;
     let prompts = args.styles.prompts();
     let deadline = deadline(args.limit.timeout);
     let fingerprint = fingerprint(args.kind, &sources, &prompts)?;
@@ -41,7 +41,17 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
             ));
             id
         }
-        None => start_training(ctx, args.kind, args.name, sources, Some(&fingerprint)).await?,
+        None => {
+            start_training(
+                ctx,
+                args.kind,
+                args.name,
+                sources,
+                usize::from(args.save.jobs),
+                Some(&fingerprint),
+            )
+            .await?
+        }
     };
     let model = recorded(ctx, |s| s.model(&model_id).cloned())?;
     ensure_trained(ctx, &model, true, deadline).await?;
@@ -81,11 +91,8 @@ fn fingerprint(kind: ModelType, sources: &[Source], prompts: &[Prompt]) -> Resul
     let mut photos = Vec::with_capacity(sources.len());
     for source in sources {
         photos.push(match source {
-            Source::File(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                hex::encode(Sha256::digest(&bytes))
-            }
+            // Of the file's content, hashed by the preflight.
+            Source::File(photo) => photo.sha256.clone(),
             Source::Url(url) => url.clone(),
         });
     }
