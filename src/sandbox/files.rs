@@ -50,6 +50,19 @@ pub async fn upload(
             ));
         }
     };
+    // The documented limits, whichever field the image came in.
+    if bytes.is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "the image is empty"));
+    }
+    if bytes.len() > super::MAX_UPLOAD_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the image is {:.1} MB; the upload limit is 100 MB",
+                bytes.len() as f64 / 1e6
+            ),
+        ));
+    }
     let kind = ImageKind::sniff(&bytes).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
