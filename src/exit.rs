@@ -47,6 +47,9 @@ pub enum Failure {
         "interrupted; everything recorded so far is kept: run the same command again to resume"
     )]
     Interrupted,
+    /// A paid request whose outcome is unknown blocks sending it again.
+    #[error("{0}")]
+    Unconfirmed(String),
 }
 
 /// The exit code for an error: the first cause in the chain that has one.
@@ -60,6 +63,7 @@ pub fn code(error: &anyhow::Error) -> u8 {
                 Failure::Expired { .. } => EXPIRED,
                 Failure::MissingKey => AUTH,
                 Failure::Interrupted => INTERRUPTED,
+                Failure::Unconfirmed(_) => UNEXPECTED,
             };
         }
         if let Some(api) = cause.downcast_ref::<ApiError>() {

@@ -28,6 +28,8 @@ pub struct State {
     pub inferences: Vec<Inference>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pipelines: Vec<Pipeline>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 impl Default for State {
@@ -37,6 +39,7 @@ impl Default for State {
             models: Vec::new(),
             inferences: Vec::new(),
             pipelines: Vec::new(),
+            attempts: Vec::new(),
         }
     }
 }
@@ -145,6 +148,30 @@ pub struct Pipeline {
     pub model_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_id: Option<String>,
+}
+
+/// A paid request on its way, recorded before it is sent. It is removed when
+/// the answer is known; one left behind (the answer broke off, or the process
+/// died) may have created a job whose id we never learnt, so the user is told
+/// instead of being made to pay twice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Local only: the service has no id for what it may never have received.
+    pub id: String,
+    /// `training` or `generation`.
+    pub what: String,
+    #[serde(with = "humantime_serde")]
+    pub sent_at: SystemTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// The `run` it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// What was asked for (photo URLs and type, or styles).
+    pub request: serde_json::Value,
+    /// Why the outcome is unknown; none if the process died waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<String>,
 }
 
 /// What an id the user typed refers to.

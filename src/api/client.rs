@@ -60,6 +60,7 @@ pub struct Client {
     upload_url: String,
     key: ApiKey,
     retry: RetryPolicy,
+    timeout: Duration,
     observer: Option<RetryObserver>,
 }
 
@@ -70,7 +71,8 @@ enum Cost {
     Paid,
 }
 
-const API_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one API request may take, unless `with_timeout` says otherwise.
+pub const API_TIMEOUT: Duration = Duration::from_secs(60);
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Client {
@@ -81,8 +83,14 @@ impl Client {
             upload_url: upload_url.trim_end_matches('/').to_string(),
             key,
             retry: RetryPolicy::default(),
+            timeout: API_TIMEOUT,
             observer: None,
         }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -182,11 +190,14 @@ impl Client {
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
         self.http
             .request(method, url)
-            .timeout(API_TIMEOUT)
+            .timeout(self.timeout)
             .header(header::ACCEPT, "application/json")
             .header(API_KEY_HEADER, &self.key.0)
     }
 
+    /// Sends and decodes. For a paid request, an answer that breaks off or
+    /// cannot be read means the job may exist without us knowing its id:
+    /// that is `Unconfirmed`, never a reason to send it again.
     async fn json<T: DeserializeOwned>(
         &self,
         cost: Cost,
@@ -194,14 +205,31 @@ impl Client {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<T, ApiError> {
         let response = self.send(cost, url, build).await?;
-        let body = response.text().await.map_err(|source| ApiError::Network {
-            url: url.to_string(),
-            source,
-        })?;
-        serde_json::from_str(&body).map_err(|e| ApiError::Decode {
-            url: url.to_string(),
-            reason: e.to_string(),
-            body: trimmed(&body),
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(source) if cost == Cost::Paid => {
+                return Err(ApiError::Unconfirmed {
+                    url: url.to_string(),
+                    reason: source.to_string(),
+                });
+            }
+            Err(source) => {
+                return Err(ApiError::Network {
+                    url: url.to_string(),
+                    source,
+                });
+            }
+        };
+        serde_json::from_str(&body).map_err(|e| match cost {
+            Cost::Paid => ApiError::Unconfirmed {
+                url: url.to_string(),
+                reason: format!("the answer could not be read ({e}): {}", trimmed(&body)),
+            },
+            Cost::Free => ApiError::Decode {
+                url: url.to_string(),
+                reason: e.to_string(),
+                body: trimmed(&body),
+            },
         })
     }
 
@@ -222,7 +250,18 @@ impl Client {
                     let retryable = status == StatusCode::TOO_MANY_REQUESTS
                         || (status.is_server_error() && cost == Cost::Free);
                     let hinted = server_hint(&response);
+                    // A gateway's 500/502/504 may come after the service acted on a
+                    // paid request; a 503 or 429 is a refusal before it.
+                    let maybe_acted = cost == Cost::Paid
+                        && status.is_server_error()
+                        && status != StatusCode::SERVICE_UNAVAILABLE;
                     let error = reply_error(response).await;
+                    if maybe_acted {
+                        return Err(ApiError::Unconfirmed {
+                            url: url.to_string(),
+                            reason: error.to_string(),
+                        });
+                    }
                     if !retryable || last {
                         return Err(error);
                     }
@@ -233,7 +272,7 @@ impl Client {
                     if cost == Cost::Paid && !never_sent {
                         return Err(ApiError::Unconfirmed {
                             url: url.to_string(),
-                            source,
+                            reason: error_chain(&source),
                         });
                     }
                     if last {
@@ -329,12 +368,23 @@ async fn reply_error(response: Response) -> ApiError {
     }
 }
 
+/// A paid request accepted without the id we need: the job may exist.
 fn missing_field(url: &str, field: &str) -> ApiError {
-    ApiError::Decode {
+    ApiError::Unconfirmed {
         url: url.to_string(),
         reason: format!("the answer has no `{field}`"),
-        body: String::new(),
     }
+}
+
+/// reqwest's message and its causes ("operation timed out", "connection reset").
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
 }
 
 /// Ids come from the user's command line: keep them to one path segment.

@@ -28,13 +28,9 @@ pub enum ApiError {
     /// A paid request may have reached the service but no answer came back: it
     /// may or may not have been accepted, so it is not retried.
     #[error(
-        "no answer from {url} after the request was sent; it may or may not have been accepted"
+        "no usable answer from {url} after the request was sent ({reason}); it may or may not have been accepted"
     )]
-    Unconfirmed {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    Unconfirmed { url: String, reason: String },
     /// A 2xx whose body we cannot read.
     #[error("unexpected answer from {url}: {reason}; body: {body}")]
     Decode {

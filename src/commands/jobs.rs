@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context as _, Result};
 use tokio::time::Instant;
 
+use super::paid::{Purchase, buy};
 use super::{Context, short};
 use crate::api::types::{GenerateRequest, JobStatus, ModelType, Prompt, TrainRequest};
 use crate::exit::Failure;
@@ -55,31 +56,36 @@ pub async fn start_training(
         images: images.iter().map(|i| i.url.clone()).collect(),
         kind,
     };
-    let id = api
-        .client
-        .train(&request)
-        .await
-        .context("starting the training failed")?;
     let now = SystemTime::now();
-    let model = Model {
-        id: id.clone(),
-        kind,
-        label,
-        images,
-        status: JobStatus::Accepted,
-        progress: None,
-        created_at: now,
-        checked_at: None,
-        done_at: None,
+    let purchase = Purchase {
+        what: "training",
+        model_id: None,
+        pipeline,
+        request: &request,
     };
-    ctx.state
-        .update(|state| {
-            state.models.push(model);
+    let id = buy(
+        ctx,
+        purchase,
+        || api.client.train(&request),
+        |state, id| {
+            state.models.push(Model {
+                id: id.to_string(),
+                kind,
+                label,
+                images,
+                status: JobStatus::Accepted,
+                progress: None,
+                created_at: now,
+                checked_at: None,
+                done_at: None,
+            });
             if let Some(p) = pipeline.and_then(|f| state.pipeline_mut(f)) {
-                p.model_id = Some(id.clone());
+                p.model_id = Some(id.to_string());
             }
-        })
-        .with_context(|| lost_id_warning("model", &id))?;
+        },
+    )
+    .await
+    .context("starting the training failed")?;
     ctx.printer.info(format!(
         "model {id} recorded in {}",
         ctx.state.path().display()
@@ -98,40 +104,40 @@ pub async fn start_generation(
     let request = GenerateRequest {
         prompts: prompts.clone(),
     };
-    let id = api
-        .client
-        .generate(model_id, &request)
-        .await
-        .with_context(|| format!("starting a generation on model {model_id} failed"))?;
-    let inference = Inference {
-        id: id.clone(),
-        model_id: model_id.to_string(),
-        prompts,
-        status: JobStatus::Accepted,
-        created_at: SystemTime::now(),
-        checked_at: None,
-        done_at: None,
-        expires_at: None,
-        avatars: Vec::new(),
+    let purchase = Purchase {
+        what: "generation",
+        model_id: Some(model_id),
+        pipeline,
+        request: &request,
     };
-    ctx.state
-        .update(|state| {
-            state.inferences.push(inference);
+    let id = buy(
+        ctx,
+        purchase,
+        || api.client.generate(model_id, &request),
+        |state, id| {
+            state.inferences.push(Inference {
+                id: id.to_string(),
+                model_id: model_id.to_string(),
+                prompts,
+                status: JobStatus::Accepted,
+                created_at: SystemTime::now(),
+                checked_at: None,
+                done_at: None,
+                expires_at: None,
+                avatars: Vec::new(),
+            });
             if let Some(p) = pipeline.and_then(|f| state.pipeline_mut(f)) {
-                p.inference_id = Some(id.clone());
+                p.inference_id = Some(id.to_string());
             }
-        })
-        .with_context(|| lost_id_warning("inference", &id))?;
+        },
+    )
+    .await
+    .with_context(|| format!("starting a generation on model {model_id} failed"))?;
     ctx.printer.info(format!(
         "inference {id} recorded in {}",
         ctx.state.path().display()
     ));
     Ok(id)
-}
-
-/// The id must reach the user even when it cannot be recorded.
-fn lost_id_warning(what: &str, id: &str) -> String {
-    format!("{what} {id} was created but could not be recorded: keep this id")
 }
 
 /// Asks the service how the model stands; returns the updated record.

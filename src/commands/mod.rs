@@ -5,6 +5,7 @@ mod check;
 mod fetch;
 mod generate;
 mod jobs;
+mod paid;
 mod run;
 mod sandbox;
 mod status;

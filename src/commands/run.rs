@@ -10,6 +10,7 @@ use super::generate::ensure_trained;
 use super::jobs::{Source, check_sources, deadline, start_generation, start_training};
 use crate::api::types::{ModelType, Prompt};
 use crate::cli::RunArgs;
+use crate::exit::Failure;
 use crate::state::Pipeline;
 
 /// train → wait → generate → wait → fetch, every id recorded as it comes.
@@ -34,6 +35,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
         state.pipelines.push(fresh.clone());
         fresh
     })?;
+    refuse_after_unconfirmed(ctx, &fingerprint, "training", pipeline.model_id.is_none())?;
     let model_id = match pipeline.model_id {
         Some(id) => {
             ctx.printer.info(format!(
@@ -55,6 +57,12 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     };
     let model = recorded(ctx, |s| s.model(&model_id).cloned())?;
     ensure_trained(ctx, &model, true, deadline).await?;
+    refuse_after_unconfirmed(
+        ctx,
+        &fingerprint,
+        "generation",
+        pipeline.inference_id.is_none(),
+    )?;
     let inference_id = match pipeline.inference_id {
         Some(id) => {
             ctx.printer.info(format!(
@@ -79,6 +87,34 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A step of this run that was sent before without a known outcome is not
+/// sent again behind the user's back: it may already exist, and cost money.
+fn refuse_after_unconfirmed(
+    ctx: &Context,
+    fingerprint: &str,
+    what: &str,
+    step_pending: bool,
+) -> Result<()> {
+    if !step_pending {
+        return Ok(());
+    }
+    let state = ctx.state.load()?;
+    let Some(attempt) = state
+        .attempts
+        .iter()
+        .find(|a| a.pipeline.as_deref() == Some(fingerprint) && a.what == what)
+    else {
+        return Ok(());
+    };
+    Err(Failure::Unconfirmed(format!(
+        "the {what} of this run was sent at {} but its answer never came ({}); it may exist and be paid for. \
+         Check your Picsart account; to send it again anyway, run the same command with --new",
+        humantime::format_rfc3339_seconds(attempt.sent_at),
+        attempt.unconfirmed.as_deref().unwrap_or("the process stopped while waiting")
+    ))
+    .into())
 }
 
 fn recorded<T>(ctx: &Context, find: impl FnOnce(&crate::state::State) -> Option<T>) -> Result<T> {

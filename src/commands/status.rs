@@ -111,9 +111,13 @@ fn list(ctx: &Context) -> Result<()> {
         for inference in &state.inferences {
             ctx.printer.json_line(&inference_json(inference))?;
         }
+        for attempt in &state.attempts {
+            ctx.printer
+                .json_line(&json!({"kind": "unconfirmed", "attempt": attempt}))?;
+        }
         return Ok(());
     }
-    if state.models.is_empty() && state.inferences.is_empty() {
+    if state.models.is_empty() && state.inferences.is_empty() && state.attempts.is_empty() {
         ctx.printer.info(format!(
             "no jobs recorded in {} yet; start with `avatar train`",
             ctx.state.path().display()
@@ -148,6 +152,20 @@ fn list(ctx: &Context) -> Result<()> {
             time_left(inference, now),
         ]);
     }
+    for attempt in &state.attempts {
+        rows.push([
+            "unconfirmed".into(),
+            "-".into(),
+            attempt
+                .model_id
+                .as_deref()
+                .map_or("-".into(), |m| format!("model {}", short(m))),
+            attempt.what.clone(),
+            "UNCONFIRMED".into(),
+            timestamp(attempt.sent_at),
+            "-".into(),
+        ]);
+    }
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -158,6 +176,13 @@ fn list(ctx: &Context) -> Result<()> {
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
         ctx.printer.data(line.join("  ").trim_end())?;
+    }
+    if !state.attempts.is_empty() {
+        ctx.printer.warn(format!(
+            "{} paid request(s) got no answer: each may have started a job whose id avatar never learnt; \
+             check your Picsart account before sending them again",
+            state.attempts.len()
+        ));
     }
     Ok(())
 }
