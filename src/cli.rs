@@ -83,6 +83,17 @@ pub enum Command {
     /// Run the sandbox API as a standalone server
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Store or remove the API key (used when PICSART_API_KEY is not set)
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Store the key, typed without echo or piped on stdin, in a file only you can read
+    Login,
+    /// Remove the stored key
+    Logout,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! maps an error to its code.
 
 use crate::api::ApiError;
+use crate::credentials::CredentialsError;
 use crate::durable::LockError;
 use crate::state::{FindError, StateError};
 
@@ -40,7 +41,7 @@ pub enum Failure {
     #[error("the results of inference {id} have expired: the service deletes them 48 hours after they are ready{}", lost.map(|n| format!("; {n} avatar(s) were never downloaded")).unwrap_or_default())]
     Expired { id: String, lost: Option<usize> },
     #[error(
-        "no API key: set PICSART_API_KEY (see https://console.picsart.io), or try everything for free with --sandbox"
+        "no API key: set PICSART_API_KEY or run `avatar auth login` (keys: https://console.picsart.io), or try everything for free with --sandbox"
     )]
     MissingKey,
     #[error(
@@ -78,6 +79,9 @@ pub fn code(error: &anyhow::Error) -> u8 {
         }
         if cause.is::<FindError>() {
             return USAGE;
+        }
+        if let Some(CredentialsError::Exposed { .. }) = cause.downcast_ref() {
+            return AUTH;
         }
     }
     UNEXPECTED

@@ -20,6 +20,8 @@ pub struct Settings {
     pub state_path: PathBuf,
     pub endpoint: Endpoint,
     pub poll_interval: Option<Duration>,
+    /// How long one API request may take (`AVATAR_HTTP_TIMEOUT`).
+    pub http_timeout: Duration,
 }
 
 /// Where the API is.
@@ -30,7 +32,8 @@ pub enum Endpoint {
     Remote {
         api_url: String,
         upload_url: String,
-        /// From `PICSART_API_KEY`; checked only when a command needs the API.
+        /// From `PICSART_API_KEY`, else `avatar auth login`'s file; checked
+        /// only when a command needs the API.
         key: Option<String>,
     },
 }
@@ -71,6 +74,12 @@ impl Settings {
             state_path,
             endpoint,
             poll_interval: args.poll_interval,
+            http_timeout: match std::env::var("AVATAR_HTTP_TIMEOUT") {
+                Ok(v) => humantime::parse_duration(&v).map_err(|e| {
+                    crate::exit::Failure::Usage(format!("AVATAR_HTTP_TIMEOUT={v}: {e}"))
+                })?,
+                Err(_) => crate::api::client::API_TIMEOUT,
+            },
         })
     }
 }

@@ -10,7 +10,7 @@ use common::*;
 const KEY: &str = "test-key-5f0c9a1e-never-print-me";
 
 /// A standalone sandbox in this test process.
-fn serve(env: &Env) -> (tokio::runtime::Runtime, Sandbox) {
+fn sandbox_on_its_own(env: &Env) -> (tokio::runtime::Runtime, Sandbox) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let config = Config {
         dir: env.path("standalone"),
@@ -38,7 +38,7 @@ fn remote(env: &Env, sandbox: &Sandbox) -> assert_cmd::Command {
 #[test]
 fn the_whole_pipeline_over_the_real_code_path_never_shows_the_key() {
     let env = Env::new();
-    let (_runtime, sandbox) = serve(&env);
+    let (_runtime, sandbox) = sandbox_on_its_own(&env);
     let out = env.path("out");
     let output = remote(&env, &sandbox)
         .args([
@@ -71,11 +71,6 @@ fn the_whole_pipeline_over_the_real_code_path_never_shows_the_key() {
 #[test]
 fn a_rejected_key_is_exit_6_with_advice() {
     let env = Env::new();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(|| async {
         (
             StatusCode::UNAUTHORIZED,
@@ -83,8 +78,7 @@ fn a_rejected_key_is_exit_6_with_advice() {
             r#"{"code":401,"message":"Unauthorized","detail":"Invalid API key"}"#,
         )
     });
-    runtime.spawn(async move { axum::serve(listener, app).await });
-    let base = format!("http://{addr}");
+    let (_runtime, base) = serve(app);
     let output = env
         .avatar()
         .env("PICSART_API_KEY", KEY)

@@ -1,6 +1,7 @@
 //! One module per subcommand; they orchestrate the API client, the state file,
 //! waiting and downloads. `Context` is what every command gets.
 
+mod auth;
 mod check;
 mod fetch;
 mod generate;
@@ -28,7 +29,7 @@ use crate::state::StateFile;
 
 pub async fn dispatch(command: Command, settings: Settings, printer: Printer) -> Result<()> {
     let ctx = Context::new(settings, printer);
-    if !matches!(command, Command::Sandbox(_)) {
+    if !matches!(command, Command::Sandbox(_) | Command::Auth(_)) {
         warn_of_expiry(&ctx);
     }
     match command {
@@ -39,6 +40,7 @@ pub async fn dispatch(command: Command, settings: Settings, printer: Printer) ->
         Command::Fetch(args) => fetch::fetch(&ctx, args).await,
         Command::Run(args) => run::run(&ctx, args).await,
         Command::Sandbox(command) => sandbox::sandbox(&ctx, command).await,
+        Command::Auth(command) => auth::auth(&ctx, command).await,
     }
 }
 
@@ -92,7 +94,11 @@ impl Context {
                 upload_url,
                 key,
             } => {
-                let key = key.clone().ok_or(Failure::MissingKey)?;
+                let key = match key {
+                    Some(key) => key.clone(),
+                    None => crate::credentials::load(&crate::credentials::path()?)?
+                        .ok_or(Failure::MissingKey)?,
+                };
                 (None, api_url.clone(), upload_url.clone(), key)
             }
         };
@@ -105,6 +111,7 @@ impl Context {
             .build()?;
         let printer = self.printer;
         let client = Client::new(http.clone(), &api_url, &upload_url, ApiKey::new(key))
+            .with_timeout(self.settings.http_timeout)
             .with_observer(std::sync::Arc::new(move |note: &str| printer.detail(note)));
         Ok(Api {
             client,

@@ -129,3 +129,15 @@ pub fn single_line(cmd: &mut Command) -> String {
 pub fn stdout_lines(output: &std::process::Output) -> Vec<String> {
     stdout(output).lines().map(String::from).collect()
 }
+
+/// Serves `app` on 127.0.0.1 from a runtime of its own; returns the base URL.
+/// Keep the runtime alive for as long as the server is needed.
+pub fn serve(app: axum::Router) -> (tokio::runtime::Runtime, String) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (runtime, base)
+}
