@@ -22,6 +22,9 @@ pub struct Settings {
     pub poll_interval: Option<Duration>,
     /// How long one API request may take (`AVATAR_HTTP_TIMEOUT`).
     pub http_timeout: Duration,
+    /// How long to wait for another process's lock on the state file
+    /// (`AVATAR_LOCK_TIMEOUT`).
+    pub lock_timeout: Duration,
 }
 
 /// Where the API is.
@@ -74,13 +77,20 @@ impl Settings {
             state_path,
             endpoint,
             poll_interval: args.poll_interval,
-            http_timeout: match std::env::var("AVATAR_HTTP_TIMEOUT") {
-                Ok(v) => humantime::parse_duration(&v).map_err(|e| {
-                    crate::exit::Failure::Usage(format!("AVATAR_HTTP_TIMEOUT={v}: {e}"))
-                })?,
-                Err(_) => crate::api::client::API_TIMEOUT,
-            },
+            http_timeout: duration_var("AVATAR_HTTP_TIMEOUT")?
+                .unwrap_or(crate::api::client::API_TIMEOUT),
+            lock_timeout: duration_var("AVATAR_LOCK_TIMEOUT")?
+                .unwrap_or(crate::state::LOCK_PATIENCE),
         })
+    }
+}
+
+fn duration_var(name: &str) -> Result<Option<Duration>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(humantime::parse_duration(&v).map_err(|e| {
+            crate::exit::Failure::Usage(format!("{name}={v} is not a duration like 10s: {e}"))
+        })?)),
+        Err(_) => Ok(None),
     }
 }
 

@@ -16,8 +16,9 @@ use crate::durable::{FileLock, LockError, write_atomic};
 
 pub const VERSION: u64 = 1;
 
-/// How long to wait for another `avatar` process to finish its update.
-const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+/// How long to wait for another `avatar` process to finish its update: an
+/// update takes milliseconds, so a longer hold means a stuck process.
+pub const LOCK_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -204,11 +205,20 @@ pub enum StateError {
 #[derive(Debug, Clone)]
 pub struct StateFile {
     path: PathBuf,
+    patience: Duration,
 }
 
 impl StateFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            patience: LOCK_PATIENCE,
+        }
+    }
+
+    pub fn with_patience(mut self, patience: Duration) -> Self {
+        self.patience = patience;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -249,7 +259,7 @@ impl StateFile {
     /// Applies `change` under the lock and saves atomically; returns what
     /// `change` returns.
     pub fn update<R>(&self, change: impl FnOnce(&mut State) -> R) -> Result<R, StateError> {
-        let _lock = FileLock::acquire(&self.path, LOCK_PATIENCE)?;
+        let _lock = FileLock::acquire(&self.path, self.patience)?;
         let mut state = self.load()?;
         let result = change(&mut state);
         let mut bytes = serde_json::to_vec_pretty(&state).expect("state serialises");

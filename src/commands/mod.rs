@@ -67,7 +67,7 @@ impl Context {
     fn new(settings: Settings, printer: Printer) -> Self {
         Self {
             printer,
-            state: StateFile::new(settings.state_path.clone()),
+            state: StateFile::new(settings.state_path.clone()).with_patience(settings.lock_timeout),
             settings,
             api: OnceCell::new(),
         }
