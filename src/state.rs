@@ -142,6 +142,9 @@ impl Inference {
 /// the same command again continues it instead of paying again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pipeline {
+    /// Local: tells apart two runs of the same inputs (`--new`).
+    #[serde(default)]
+    pub id: String,
     pub fingerprint: String,
     #[serde(with = "humantime_serde")]
     pub created_at: SystemTime,
@@ -165,7 +168,7 @@ pub struct Attempt {
     pub sent_at: SystemTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_id: Option<String>,
-    /// The `run` it belongs to.
+    /// The id of the `run` it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<String>,
     /// What was asked for (photo URLs and type, or styles).
@@ -286,11 +289,15 @@ impl State {
     }
 
     /// The latest pipeline started with these inputs.
-    pub fn pipeline_mut(&mut self, fingerprint: &str) -> Option<&mut Pipeline> {
+    pub fn latest_pipeline(&self, fingerprint: &str) -> Option<&Pipeline> {
         self.pipelines
-            .iter_mut()
+            .iter()
             .rev()
             .find(|p| p.fingerprint == fingerprint)
+    }
+
+    pub fn pipeline_mut(&mut self, id: &str) -> Option<&mut Pipeline> {
+        self.pipelines.iter_mut().find(|p| p.id == id)
     }
 
     /// Finds a job by its id or an unambiguous prefix of it (like git).

@@ -39,7 +39,7 @@ pub async fn check_sources(ctx: &Context, images: &[String], resize: bool) -> Re
 
 /// Uploads local photos, starts the training and records the model id
 /// before returning it.
-/// `pipeline`: the fingerprint of the `run` this training belongs to.
+/// `pipeline`: the id of the `run` this training belongs to.
 pub async fn start_training(
     ctx: &Context,
     kind: ModelType,

@@ -22,11 +22,12 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let fingerprint = fingerprint(args.kind, &sources, &prompts)?;
     let pipeline = ctx.state.update(|state| {
         if !args.new
-            && let Some(existing) = state.pipeline_mut(&fingerprint)
+            && let Some(existing) = state.latest_pipeline(&fingerprint)
         {
             return existing.clone();
         }
         let fresh = Pipeline {
+            id: format!("{:016x}", rand::random::<u64>()),
             fingerprint: fingerprint.clone(),
             created_at: SystemTime::now(),
             model_id: None,
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
         state.pipelines.push(fresh.clone());
         fresh
     })?;
-    refuse_after_unconfirmed(ctx, &fingerprint, "training", pipeline.model_id.is_none())?;
+    refuse_after_unconfirmed(ctx, &pipeline.id, "training", pipeline.model_id.is_none())?;
     let model_id = match pipeline.model_id {
         Some(id) => {
             ctx.printer.info(format!(
@@ -50,7 +51,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
                 args.name,
                 sources,
                 usize::from(args.save.jobs),
-                Some(&fingerprint),
+                Some(&pipeline.id),
             )
             .await?
         }
@@ -59,7 +60,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     ensure_trained(ctx, &model, true, deadline).await?;
     refuse_after_unconfirmed(
         ctx,
-        &fingerprint,
+        &pipeline.id,
         "generation",
         pipeline.inference_id.is_none(),
     )?;
@@ -70,7 +71,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
             ));
             id
         }
-        None => start_generation(ctx, &model_id, prompts, Some(&fingerprint)).await?,
+        None => start_generation(ctx, &model_id, prompts, Some(&pipeline.id)).await?,
     };
     let inference = recorded(ctx, |s| s.inference(&inference_id).cloned())?;
     let saved = fetch_one(ctx, &inference, &args.save.out, &args.save, deadline).await?;
@@ -93,7 +94,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
 /// sent again behind the user's back: it may already exist, and cost money.
 fn refuse_after_unconfirmed(
     ctx: &Context,
-    fingerprint: &str,
+    pipeline_id: &str,
     what: &str,
     step_pending: bool,
 ) -> Result<()> {
@@ -104,7 +105,7 @@ fn refuse_after_unconfirmed(
     let Some(attempt) = state
         .attempts
         .iter()
-        .find(|a| a.pipeline.as_deref() == Some(fingerprint) && a.what == what)
+        .find(|a| a.pipeline.as_deref() == Some(pipeline_id) && a.what == what)
     else {
         return Ok(());
     };
