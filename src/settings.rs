@@ -132,6 +132,7 @@ pub fn sandbox_config() -> Result<sandbox::Config> {
             ),
             cut_downloads: std::env::var("AVATAR_SANDBOX_CUT_DOWNLOADS")
                 .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")),
+            ..sandbox::Faults::default()
         },
     })
 }

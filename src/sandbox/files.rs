@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::faults::cut_short;
 use super::sources::ImageKind;
 use super::store::{InferenceRecord, Store, new_id, now_ms};
 use super::{App, blocking, render};
@@ -152,43 +153,22 @@ pub async fn serve_result(
             jpeg[start..].to_vec(),
         )
             .into_response()),
-        None if first => Ok(cut_halfway(jpeg)),
-        None => Ok((
-            [
-                (header::CONTENT_TYPE, "image/jpeg".to_string()),
-                (header::ACCEPT_RANGES, "bytes".to_string()),
-            ],
-            jpeg,
-        )
-            .into_response()),
+        None => {
+            let whole = (
+                [
+                    (header::CONTENT_TYPE, "image/jpeg"),
+                    (header::ACCEPT_RANGES, "bytes"),
+                ],
+                jpeg,
+            )
+                .into_response();
+            Ok(if first {
+                cut_short(whole, usize::MAX).await
+            } else {
+                whole
+            })
+        }
     }
-}
-
-/// Announces the whole file, sends half of it, then drops the connection.
-fn cut_halfway(jpeg: Vec<u8>) -> Response {
-    let len = jpeg.len();
-    let half = Bytes::from(jpeg).slice(..len / 2);
-    // The pause lets the first half leave before the connection drops.
-    let cut = async {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        Err(io::Error::new(
-            io::ErrorKind::ConnectionReset,
-            "cut by the sandbox",
-        ))
-    };
-    let chunks = futures_util::StreamExt::chain(
-        futures_util::stream::iter([Ok::<_, io::Error>(half)]),
-        futures_util::stream::once(cut),
-    );
-    let body = axum::body::Body::from_stream(chunks);
-    (
-        [
-            (header::CONTENT_TYPE, "image/jpeg".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// True the first time result `n` is asked for: a marker file remembers it

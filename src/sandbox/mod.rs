@@ -8,8 +8,11 @@
 //! `shared/api/picsart-avatars.md` for the contract it imitates.
 
 mod error;
+mod faults;
 mod files;
+mod knobs;
 mod render;
+mod requests;
 mod routes;
 mod sources;
 mod store;
@@ -19,7 +22,7 @@ mod tests;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -28,11 +31,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::api::types::{API_KEY_HEADER, CORRELATION_HEADER};
+use crate::api::types::{API_KEY_HEADER, CORRELATION_HEADER, JobStatus};
 use error::ApiError;
+pub use knobs::{Fault, parse_inference_outcome, parse_random, parse_training_outcome};
+pub use requests::LOG_FILE as REQUEST_LOG;
 use sources::Fetcher;
 use store::Store;
 
@@ -55,13 +62,36 @@ pub struct Config {
     pub faults: Faults,
 }
 
-/// Misbehaviour on demand, so clients can be tested against a bad day.
+/// Misbehaviour on demand, so clients can be tested against a bad day. The
+/// default is a sandbox that behaves. Every request the sandbox receives is
+/// also logged to `requests.jsonl` in its directory, whatever the knobs.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     /// Added before every response, like a distant server.
     pub latency: Duration,
     /// The first download of each result stops halfway, connection cut.
     pub cut_downloads: bool,
+    /// Each request to the API, upload and file routes (never an unknown URL)
+    /// suffers at most one of these faults, with the given probabilities; they
+    /// add up to 1 at most. Read from `429:0.1,reset:0.05` by [`parse_random`].
+    pub random: Vec<(Fault, f64)>,
+    /// Seeds the draws of `random`: the same seed gives the same faults to the
+    /// same sequence of requests.
+    pub seed: u64,
+    /// How long a [`Fault::Stall`] holds its answer back; zero means 30 s.
+    pub stall: Duration,
+    /// Every new training ends with this status instead of `DONE`, when `DONE`
+    /// would come: `FAILED` or `IMAGE_NOT_VALID`. Kept in the job, so it holds
+    /// in later processes too.
+    pub training_outcome: Option<JobStatus>,
+    /// Every new inference ends with this status (`FAILED`) instead of `DONE`.
+    pub inference_outcome: Option<JobStatus>,
+    /// Statuses go out in the 2026 vocabulary: `processing` (for `ACCEPTED`
+    /// and `IN_PROGRESS`), `success`, `error`; `IMAGE_NOT_VALID` unchanged.
+    pub vocabulary_2026: bool,
+    /// Result files answer 404 at once, as from a CDN that expired them early,
+    /// while the inference status still lists them.
+    pub results_gone: bool,
 }
 
 /// A running sandbox server. Dropping it shuts the server down gracefully.
@@ -85,6 +115,10 @@ impl Sandbox {
                 ),
             ));
         }
+        config
+            .faults
+            .check()
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
         tokio::fs::create_dir_all(&config.dir).await?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
@@ -92,6 +126,7 @@ impl Sandbox {
             store: Store::new(config.dir),
             speed: config.speed,
             credits: config.credits,
+            rng: Mutex::new(StdRng::seed_from_u64(config.faults.seed)),
             faults: config.faults,
             fetcher: Fetcher::new().map_err(io::Error::other)?,
             addr,
@@ -129,6 +164,8 @@ struct Shared {
     speed: f64,
     credits: Option<f64>,
     faults: Faults,
+    /// Draws the random faults, one draw per request.
+    rng: Mutex<StdRng>,
     fetcher: Fetcher,
     addr: SocketAddr,
 }
@@ -193,9 +230,15 @@ fn router(app: App) -> Router {
             "/files/results/{inference_id}/{file}",
             get(files::serve_result),
         )
+        // Faults hit what a client calls; an unknown URL stays a plain 404.
+        .route_layer(middleware::from_fn_with_state(app.clone(), faults::inject))
         .fallback(|| async { ApiError::not_found("no such endpoint in the avatar API sandbox") })
         .layer(middleware::map_response(add_correlation_id))
         .layer(middleware::from_fn_with_state(app.clone(), delay))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            requests::record,
+        ))
         .with_state(app)
 }
 
@@ -223,6 +266,14 @@ async fn delay(State(app): State<App>, request: Request, next: Next) -> Response
 }
 
 async fn add_correlation_id(mut response: Response) -> Response {
+    // A `missing` fault sends the answer without one.
+    if response
+        .extensions()
+        .get::<faults::Uncorrelated>()
+        .is_some()
+    {
+        return response;
+    }
     let id = HeaderValue::from_str(&store::new_id()).expect("hex digits are a valid header value");
     response.headers_mut().insert(CORRELATION_HEADER, id);
     response

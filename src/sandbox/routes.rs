@@ -58,6 +58,7 @@ pub async fn train(State(app): State<App>, body: Body<TrainRequest>) -> Result<C
     let now = now_ms();
     let done_at = now + scaled_ms(TRAINING, app.speed);
     let (store, model_id) = (app.store.clone(), id.clone());
+    let outcome = app.faults.training_outcome.clone();
     blocking(move || {
         let model = ModelRecord {
             images: save_photos(store.dir(), &format!("models/{model_id}"), &photos)?,
@@ -66,6 +67,7 @@ pub async fn train(State(app): State<App>, body: Body<TrainRequest>) -> Result<C
             kind: request.kind,
             created_at: now,
             done_at,
+            outcome,
         };
         Ok(store.add_model(model)?)
     })
@@ -261,6 +263,7 @@ fn new_inference(
         created_at: now,
         done_at,
         expires_at: done_at + scaled_ms(RESULT_LIFETIME, app.speed),
+        outcome: app.faults.inference_outcome.clone(),
     }
 }
 

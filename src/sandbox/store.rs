@@ -44,19 +44,27 @@ pub struct ModelRecord {
     pub images_valid: bool,
     pub created_at: u64,
     pub done_at: u64,
+    /// How the training ends instead of `DONE` (a fault knob), fixed when it is
+    /// created so that every later process reports the same ending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<JobStatus>,
 }
 
 impl ModelRecord {
     /// Status and progress (0–100) at `now`: `ACCEPTED` for the first 2% of the
-    /// training, then `IN_PROGRESS`, then `DONE`. Invalid photos are "noticed"
-    /// 10% into the training, as a real service would after some work.
+    /// training, then `IN_PROGRESS`, then `DONE` (or the `outcome` it was given).
+    /// Invalid photos are "noticed" 10% into the training, as a real service
+    /// would after some work.
     pub fn status(&self, now: u64) -> (JobStatus, Option<f64>) {
         let total = self.done_at.saturating_sub(self.created_at);
         let elapsed = now.saturating_sub(self.created_at);
         if !self.images_valid && elapsed >= total / 10 {
             (JobStatus::ImageNotValid, None)
         } else if now >= self.done_at {
-            (JobStatus::Done, Some(100.0))
+            match &self.outcome {
+                Some(outcome) => (outcome.clone(), None),
+                None => (JobStatus::Done, Some(100.0)),
+            }
         } else if elapsed < total / 50 {
             (JobStatus::Accepted, Some(0.0))
         } else {
@@ -79,12 +87,15 @@ pub struct InferenceRecord {
     pub created_at: u64,
     pub done_at: u64,
     pub expires_at: u64,
+    /// How the inference ends instead of `DONE` (a fault knob), fixed at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<JobStatus>,
 }
 
 impl InferenceRecord {
     pub fn status(&self, now: u64) -> JobStatus {
         if now >= self.done_at {
-            JobStatus::Done
+            self.outcome.clone().unwrap_or(JobStatus::Done)
         } else {
             JobStatus::InProgress
         }
@@ -196,6 +207,7 @@ mod tests {
             images_valid: valid,
             created_at: 1_000,
             done_at: 2_000,
+            outcome: None,
         }
     }
 
@@ -213,6 +225,26 @@ mod tests {
         assert_eq!(m.status(1_050).0, JobStatus::InProgress);
         assert_eq!(m.status(1_100).0, JobStatus::ImageNotValid);
         assert_eq!(m.status(5_000).0, JobStatus::ImageNotValid);
+    }
+
+    #[test]
+    fn a_training_given_an_outcome_ends_with_it() {
+        let m = ModelRecord {
+            outcome: Some(JobStatus::Failed),
+            ..model(true)
+        };
+        assert_eq!(m.status(1_400), (JobStatus::InProgress, Some(40.0)));
+        assert_eq!(m.status(2_000), (JobStatus::Failed, None));
+    }
+
+    #[test]
+    fn jobs_from_before_outcomes_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"version": 1, "inferences": [], "models": [{"id": "m", "type": "dog",
+            "images": [], "images_valid": true, "created_at": 1, "done_at": 2}]}"#;
+        std::fs::write(dir.path().join("jobs.json"), old).unwrap();
+        let m = Store::new(dir.path().into()).model("m").unwrap().unwrap();
+        assert_eq!(m.status(3), (JobStatus::Done, Some(100.0)));
     }
 
     #[test]
