@@ -223,6 +223,9 @@ pub struct RunArgs {
     /// Start a new pipeline even if the same one was started before
     #[arg(long)]
     pub new: bool,
+    /// Send again a paid step of this run whose answer never came (it may then be paid twice)
+    #[arg(long)]
+    pub resend: bool,
     /// Upload the original files instead of upright 512-px JPEGs without metadata
     #[arg(long)]
     pub no_resize: bool,

@@ -29,6 +29,9 @@ pub enum DownloadError {
         #[source]
         source: reqwest::Error,
     },
+    /// A page, an error document or nothing at all, where a picture belongs.
+    #[error("{url} did not send a picture (it sent {sent})")]
+    NotAPicture { url: String, sent: String },
     #[error("{url} ended after {got} of {expected} bytes")]
     Truncated {
         url: String,
@@ -47,7 +50,7 @@ impl DownloadError {
     /// Worth another try: the network or the host may do better next time.
     fn is_transient(&self) -> bool {
         match self {
-            Self::Network { .. } | Self::Truncated { .. } => true,
+            Self::Network { .. } | Self::Truncated { .. } | Self::NotAPicture { .. } => true,
             Self::Http { status, .. } => *status == 429 || *status >= 500,
             Self::Gone { .. } | Self::Io { .. } => false,
         }
@@ -158,6 +161,12 @@ async fn fetch_into(
     } else {
         tokio::fs::File::create(part).await.map_err(io)?
     };
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type")
+        .to_string();
     let mut written = start;
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
@@ -169,9 +178,19 @@ async fn fetch_into(
                 return Err(network(source));
             }
         };
+        if written == 0 && !chunk.is_empty() && !is_picture(&chunk) {
+            drop(file);
+            tokio::fs::remove_file(part).await.map_err(io)?;
+            return Err(not_a_picture(url, &content_type, &chunk));
+        }
         file.write_all(&chunk).await.map_err(io)?;
         hasher.update(&chunk);
         written += chunk.len() as u64;
+    }
+    if written == 0 {
+        drop(file);
+        tokio::fs::remove_file(part).await.map_err(io)?;
+        return Err(not_a_picture(url, &content_type, &[]));
     }
     file.flush().await.map_err(io)?;
     if let Some(expected) = expected.filter(|&e| e != written) {
@@ -186,6 +205,29 @@ async fn fetch_into(
         size: written,
         sha256: hex::encode(hasher.finalize()),
     })
+}
+
+/// JPEG, PNG or WebP, by their first bytes.
+fn is_picture(start: &[u8]) -> bool {
+    start.starts_with(&[0xFF, 0xD8, 0xFF])
+        || start.starts_with(b"\x89PNG")
+        || (start.starts_with(b"RIFF") && start.get(8..12) == Some(b"WEBP"))
+}
+
+fn not_a_picture(url: &str, content_type: &str, start: &[u8]) -> DownloadError {
+    let sent = if start.is_empty() {
+        "an empty body".to_string()
+    } else {
+        let text: String = String::from_utf8_lossy(&start[..start.len().min(40)])
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        format!("{content_type}: \"{}…\"", text.trim())
+    };
+    DownloadError::NotAPicture {
+        url: url.to_string(),
+        sent,
+    }
 }
 
 /// The host resumed where we asked (`Content-Range: bytes HAVE-…`).

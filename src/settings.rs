@@ -85,6 +85,16 @@ impl Settings {
     }
 }
 
+/// A sandbox setting in the environment, parsed by the sandbox's own parser.
+fn knob<T>(name: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(parse(&v).map_err(|why| {
+            crate::exit::Failure::Usage(format!("{name}={v}: {why}"))
+        })?)),
+        Err(_) => Ok(None),
+    }
+}
+
 fn duration_var(name: &str) -> Result<Option<Duration>> {
     match std::env::var(name) {
         Ok(v) => Ok(Some(humantime::parse_duration(&v).map_err(|e| {
@@ -122,17 +132,34 @@ pub fn sandbox_config() -> Result<sandbox::Config> {
     let speed = number("AVATAR_SANDBOX_SPEED")?
         .filter(|s| *s > 0.0)
         .unwrap_or(sandbox::DEFAULT_SPEED);
+    let flag = |name: &str| {
+        std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false" | "no"))
+    };
+    let millis = |name: &str| -> Result<Duration> {
+        Ok(Duration::from_secs_f64(
+            number(name)?.unwrap_or(0.0) / 1000.0,
+        ))
+    };
     Ok(sandbox::Config {
         dir,
         speed,
         credits: number("AVATAR_SANDBOX_CREDITS")?,
         faults: sandbox::Faults {
-            latency: Duration::from_secs_f64(
-                number("AVATAR_SANDBOX_LATENCY_MS")?.unwrap_or(0.0) / 1000.0,
-            ),
-            cut_downloads: std::env::var("AVATAR_SANDBOX_CUT_DOWNLOADS")
-                .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false")),
-            ..sandbox::Faults::default()
+            latency: millis("AVATAR_SANDBOX_LATENCY_MS")?,
+            cut_downloads: flag("AVATAR_SANDBOX_CUT_DOWNLOADS"),
+            random: knob("AVATAR_SANDBOX_FAULTS", sandbox::parse_random)?.unwrap_or_default(),
+            seed: number("AVATAR_SANDBOX_SEED")?.map_or(0, |s| s as u64),
+            stall: millis("AVATAR_SANDBOX_STALL_MS")?,
+            training_outcome: knob(
+                "AVATAR_SANDBOX_TRAINING_OUTCOME",
+                sandbox::parse_training_outcome,
+            )?,
+            inference_outcome: knob(
+                "AVATAR_SANDBOX_INFERENCE_OUTCOME",
+                sandbox::parse_inference_outcome,
+            )?,
+            vocabulary_2026: flag("AVATAR_SANDBOX_VOCABULARY_2026"),
+            results_gone: flag("AVATAR_SANDBOX_RESULTS_GONE"),
         },
     })
 }

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 const SPEED: &str = "20000";
 
-fn avatar(env: &Env, style: &str, new: bool) -> Command {
+fn avatar(env: &Env, style: &str, resend: bool) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("avatar"));
     cmd.env_clear()
         .env("HOME", env.dir.path())
@@ -31,8 +31,8 @@ fn avatar(env: &Env, style: &str, new: bool) -> Command {
         .arg("--out")
         .arg(env.path(&format!("out-{style}")))
         .args(env.photos(5));
-    if new {
-        cmd.arg("--new");
+    if resend {
+        cmd.arg("--resend");
     }
     cmd
 }
@@ -135,11 +135,11 @@ fn crash_cycles(seed: u64, kills: usize) -> HashMap<&'static str, usize> {
         check_invariants(&env, &printed, &context);
 
         // Running the same command again completes the work. A paid request
-        // cut off in flight is refused until the user says --new.
+        // cut off in flight is not sent again until the user says --resend.
         let mut again = avatar(&env, &style, false).output().unwrap();
-        if again.status.code() == Some(1) && stderr(&again).contains("--new") {
+        if again.status.code() == Some(1) && stderr(&again).contains("--resend") {
             *outcomes
-                .entry("unconfirmed, resumed with --new")
+                .entry("unconfirmed, resumed with --resend")
                 .or_default() += 1;
             again = avatar(&env, &style, true).output().unwrap();
         }

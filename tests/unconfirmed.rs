@@ -63,7 +63,7 @@ fn a_garbled_answer_is_unconfirmed_listed_and_not_resent() {
 
     let again = run();
     assert_code(&again, 1);
-    assert!(stderr(&again).contains("--new"), "{}", stderr(&again));
+    assert!(stderr(&again).contains("--resend"), "{}", stderr(&again));
     assert_eq!(posts.load(Ordering::SeqCst), 1, "never paid twice");
 
     let listing = env

@@ -64,6 +64,17 @@ pub struct Client {
     observer: Option<RetryObserver>,
 }
 
+/// How one request went.
+enum Exchange {
+    /// A 2xx and its whole body.
+    Answer(String),
+    /// A failure worth another try, and the wait the server asked for.
+    Retry {
+        error: String,
+        hint: Option<Duration>,
+    },
+}
+
 /// Whether a request spends money, which decides what may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cost {
@@ -195,96 +206,48 @@ impl Client {
             .header(API_KEY_HEADER, &self.key.0)
     }
 
-    /// Sends and decodes. For a paid request, an answer that breaks off or
-    /// cannot be read means the job may exist without us knowing its id:
-    /// that is `Unconfirmed`, never a reason to send it again.
+    /// Sends, reads and decodes, retrying what may be retried. A free
+    /// request retries a garbled or broken-off answer like any transient
+    /// failure. For a paid one, an answer that breaks off or cannot be read
+    /// means the job may exist without us knowing its id: `Unconfirmed`,
+    /// never a reason to send it again.
     async fn json<T: DeserializeOwned>(
         &self,
         cost: Cost,
         url: &str,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<T, ApiError> {
-        let response = self.send(cost, url, build).await?;
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(source) if cost == Cost::Paid => {
-                return Err(ApiError::Unconfirmed {
-                    url: url.to_string(),
-                    reason: source.to_string(),
-                });
-            }
-            Err(source) => {
-                return Err(ApiError::Network {
-                    url: url.to_string(),
-                    source,
-                });
-            }
-        };
-        serde_json::from_str(&body).map_err(|e| match cost {
-            Cost::Paid => ApiError::Unconfirmed {
-                url: url.to_string(),
-                reason: format!("the answer could not be read ({e}): {}", trimmed(&body)),
-            },
-            Cost::Free => ApiError::Decode {
-                url: url.to_string(),
-                reason: e.to_string(),
-                body: trimmed(&body),
-            },
-        })
-    }
-
-    async fn send(
-        &self,
-        cost: Cost,
-        url: &str,
-        build: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, ApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= self.retry.attempts;
-            let (error, wait) = match build().send().await {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => {
-                    let status = response.status();
-                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                        || (status.is_server_error() && cost == Cost::Free);
-                    let hinted = server_hint(&response);
-                    // A gateway's 500/502/504 may come after the service acted on a
-                    // paid request; a 503 or 429 is a refusal before it.
-                    let maybe_acted = cost == Cost::Paid
-                        && status.is_server_error()
-                        && status != StatusCode::SERVICE_UNAVAILABLE;
-                    let error = reply_error(response).await;
-                    if maybe_acted {
+            let (error, hint) = match self.exchange(cost, url, &build, last).await? {
+                Exchange::Answer(body) => match serde_json::from_str(&body) {
+                    Ok(value) => return Ok(value),
+                    Err(e) if cost == Cost::Paid => {
                         return Err(ApiError::Unconfirmed {
                             url: url.to_string(),
-                            reason: error.to_string(),
+                            reason: format!(
+                                "the answer could not be read ({e}): {}",
+                                trimmed(&body)
+                            ),
                         });
                     }
-                    if !retryable || last {
-                        return Err(error);
-                    }
-                    (error.to_string(), hinted)
-                }
-                Err(source) => {
-                    let never_sent = source.is_connect();
-                    if cost == Cost::Paid && !never_sent {
-                        return Err(ApiError::Unconfirmed {
+                    Err(e) => {
+                        let error = ApiError::Decode {
                             url: url.to_string(),
-                            reason: error_chain(&source),
-                        });
+                            reason: e.to_string(),
+                            body: trimmed(&body),
+                        };
+                        if last {
+                            return Err(error);
+                        }
+                        (error.to_string(), None)
                     }
-                    if last {
-                        return Err(ApiError::Network {
-                            url: url.to_string(),
-                            source,
-                        });
-                    }
-                    (source.to_string(), None)
-                }
+                },
+                Exchange::Retry { error, hint } => (error, hint),
             };
-            let wait = wait
+            let wait = hint
                 .unwrap_or_else(|| self.backoff(attempt))
                 .min(self.retry.cap);
             if let Some(observer) = &self.observer {
@@ -297,6 +260,68 @@ impl Client {
             }
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// One request and its whole answer; says whether a failure may be retried.
+    async fn exchange(
+        &self,
+        cost: Cost,
+        url: &str,
+        build: &impl Fn() -> RequestBuilder,
+        last: bool,
+    ) -> Result<Exchange, ApiError> {
+        let network = |source: reqwest::Error| {
+            let never_sent = source.is_connect();
+            if cost == Cost::Paid && !never_sent {
+                Err(ApiError::Unconfirmed {
+                    url: url.to_string(),
+                    reason: error_chain(&source),
+                })
+            } else if last {
+                Err(ApiError::Network {
+                    url: url.to_string(),
+                    source,
+                })
+            } else {
+                Ok(Exchange::Retry {
+                    error: error_chain(&source),
+                    hint: None,
+                })
+            }
+        };
+        let response = match build().send().await {
+            Ok(response) => response,
+            Err(source) => return network(source),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return match response.text().await {
+                Ok(body) => Ok(Exchange::Answer(body)),
+                Err(source) => network(source),
+            };
+        }
+        let hint = server_hint(&response);
+        // A gateway's 500/502/504 may come after the service acted on a paid
+        // request; a 503 or 429 is a refusal before it.
+        let maybe_acted = cost == Cost::Paid
+            && status.is_server_error()
+            && status != StatusCode::SERVICE_UNAVAILABLE;
+        let error = reply_error(response).await;
+        if maybe_acted {
+            return Err(ApiError::Unconfirmed {
+                url: url.to_string(),
+                reason: error.to_string(),
+            });
+        }
+        let retryable = status == StatusCode::TOO_MANY_REQUESTS
+            || (status.is_server_error() && cost == Cost::Free);
+        if !retryable || last {
+            return Err(error);
+        }
+        Ok(Exchange::Retry {
+            error: error.to_string(),
+            hint,
+        })
     }
 
     /// Full jitter: a random wait up to an exponentially growing ceiling.

@@ -36,7 +36,13 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
         state.pipelines.push(fresh.clone());
         fresh
     })?;
-    refuse_after_unconfirmed(ctx, &pipeline.id, "training", pipeline.model_id.is_none())?;
+    let resend = args.resend;
+    refuse_after_unconfirmed(
+        ctx,
+        &pipeline.id,
+        "training",
+        pipeline.model_id.is_none() && !resend,
+    )?;
     let model_id = match pipeline.model_id {
         Some(id) => {
             ctx.printer.info(format!(
@@ -62,7 +68,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
         ctx,
         &pipeline.id,
         "generation",
-        pipeline.inference_id.is_none(),
+        pipeline.inference_id.is_none() && !resend,
     )?;
     let inference_id = match pipeline.inference_id {
         Some(id) => {
@@ -111,7 +117,7 @@ fn refuse_after_unconfirmed(
     };
     Err(Failure::Unconfirmed(format!(
         "the {what} of this run was sent at {} but its answer never came ({}); it may exist and be paid for. \
-         Check your Picsart account; to send it again anyway, run the same command with --new",
+         Check your Picsart account; to send it again anyway, run the same command with --resend",
         humantime::format_rfc3339_seconds(attempt.sent_at),
         attempt.unconfirmed.as_deref().unwrap_or("the process stopped while waiting")
     ))

@@ -110,7 +110,12 @@ impl Fetcher {
         } else {
             &self.proxied
         };
-        let response = client.get(url).send().await.map_err(describe)?;
+        let response = client
+            .get(url)
+            .header(super::faults::INTERNAL_HEADER, "1")
+            .send()
+            .await
+            .map_err(describe)?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("the server answered HTTP {status}"));
