@@ -29,6 +29,11 @@ pub enum DownloadError {
         #[source]
         source: reqwest::Error,
     },
+    /// Past any reasonable picture size: an endless or runaway body.
+    #[error(
+        "{url} sent more than {limit} bytes; no avatar is that large, so the download was stopped"
+    )]
+    TooLarge { url: String, limit: u64 },
     /// A page, an error document or nothing at all, where a picture belongs.
     #[error("{url} did not send a picture (it sent {sent})")]
     NotAPicture { url: String, sent: String },
@@ -52,7 +57,7 @@ impl DownloadError {
         match self {
             Self::Network { .. } | Self::Truncated { .. } | Self::NotAPicture { .. } => true,
             Self::Http { status, .. } => *status == 429 || *status >= 500,
-            Self::Gone { .. } | Self::Io { .. } => false,
+            Self::Gone { .. } | Self::Io { .. } | Self::TooLarge { .. } => false,
         }
     }
 }
@@ -70,12 +75,13 @@ pub async fn download(
     http: &reqwest::Client,
     url: &str,
     dest: &Path,
+    limit: u64,
     notice: &(dyn Fn(String) + Sync),
 ) -> Result<Saved, DownloadError> {
     let part = part_path(dest);
     let mut attempt = 1;
     let saved = loop {
-        match fetch_into(http, url, &part, notice).await {
+        match fetch_into(http, url, &part, limit, notice).await {
             Ok(saved) => break saved,
             Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                 let ceiling = BACKOFF_BASE * 2u32.pow(attempt - 1);
@@ -105,6 +111,7 @@ async fn fetch_into(
     http: &reqwest::Client,
     url: &str,
     part: &Path,
+    limit: u64,
     notice: &(dyn Fn(String) + Sync),
 ) -> Result<Saved, DownloadError> {
     let network = |source| DownloadError::Network {
@@ -183,9 +190,17 @@ async fn fetch_into(
             tokio::fs::remove_file(part).await.map_err(io)?;
             return Err(not_a_picture(url, &content_type, &chunk));
         }
+        written += chunk.len() as u64;
+        if written > limit {
+            drop(file);
+            tokio::fs::remove_file(part).await.map_err(io)?;
+            return Err(DownloadError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
         file.write_all(&chunk).await.map_err(io)?;
         hasher.update(&chunk);
-        written += chunk.len() as u64;
     }
     if written == 0 {
         drop(file);

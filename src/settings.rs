@@ -11,6 +11,8 @@ use crate::sandbox;
 
 pub const DEFAULT_API_URL: &str = "https://genai-avatars-api.picsart.io/v1";
 pub const DEFAULT_UPLOAD_URL: &str = "https://api.picsart.io/tools/1.0";
+/// Avatars are 512 px (instant ones 2048 px): a gigabyte is far past any.
+const DEFAULT_MAX_RESULT_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,6 +20,9 @@ pub struct Settings {
     pub quiet: bool,
     pub verbose: bool,
     pub state_path: PathBuf,
+    /// The default state file of the other mode (sandbox or real), to tell
+    /// a user who mixed them up; none when `--state` names one file for both.
+    pub other_state_path: Option<PathBuf>,
     pub endpoint: Endpoint,
     pub poll_interval: Option<Duration>,
     /// How long one API request may take (`AVATAR_HTTP_TIMEOUT`).
@@ -25,6 +30,10 @@ pub struct Settings {
     /// How long to wait for another process's lock on the state file
     /// (`AVATAR_LOCK_TIMEOUT`).
     pub lock_timeout: Duration,
+    /// The largest result file accepted (`AVATAR_MAX_RESULT_BYTES`).
+    pub max_result_bytes: u64,
+    /// Tries per API read before giving up (`AVATAR_RETRIES`).
+    pub retries: u32,
 }
 
 /// Where the API is.
@@ -64,23 +73,37 @@ impl Settings {
                     .filter(|k| !k.trim().is_empty()),
             }
         };
-        let state_path = match &args.state {
-            Some(path) => path.clone(),
-            // Sandbox ids never mix with real, paid ones.
-            None if args.sandbox => data_dir()?.join("sandbox-state.json"),
-            None => data_dir()?.join("state.json"),
+        // Sandbox ids never mix with real, paid ones.
+        let (mine, other) = if args.sandbox {
+            ("sandbox-state.json", "state.json")
+        } else {
+            ("state.json", "sandbox-state.json")
+        };
+        let (state_path, other_state_path) = match &args.state {
+            Some(path) => (path.clone(), None),
+            None => (data_dir()?.join(mine), Some(data_dir()?.join(other))),
         };
         Ok(Self {
             json: args.json,
             quiet: args.quiet,
             verbose: args.verbose,
             state_path,
+            other_state_path,
             endpoint,
             poll_interval: args.poll_interval,
             http_timeout: duration_var("AVATAR_HTTP_TIMEOUT")?
                 .unwrap_or(crate::api::client::API_TIMEOUT),
             lock_timeout: duration_var("AVATAR_LOCK_TIMEOUT")?
                 .unwrap_or(crate::state::LOCK_PATIENCE),
+            max_result_bytes: knob("AVATAR_MAX_RESULT_BYTES", |v| {
+                v.trim().parse::<u64>().map_err(|e| e.to_string())
+            })?
+            .unwrap_or(DEFAULT_MAX_RESULT_BYTES),
+            retries: knob("AVATAR_RETRIES", |v| match v.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err("expected a whole number of tries, 1 or more".into()),
+            })?
+            .unwrap_or(crate::api::RetryPolicy::default().attempts),
         })
     }
 }

@@ -199,7 +199,7 @@ pub enum StateError {
          it was left untouched. Upgrade avatar"
     )]
     TooNew { path: PathBuf, version: u64 },
-    #[error(transparent)]
+    #[error("cannot lock the state file")]
     Locked(#[from] LockError),
     #[error("cannot write the state file {path}")]
     Unwritable { path: PathBuf, source: io::Error },

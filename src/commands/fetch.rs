@@ -16,7 +16,27 @@ use crate::manifest;
 use crate::progress::DownloadProgress;
 use crate::state::{Avatar, Inference, Job};
 
+/// `--out` must be a folder we can create: found out before anything is
+/// sent or spent.
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Failure::Usage(format!(
+            "--out {} is a file, not a folder; choose a folder (nothing was sent)",
+            out.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(out).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot create the folder {} ({e}); choose another --out (nothing was sent)",
+            out.display()
+        ))
+    })?;
+    Ok(())
+}
+
 pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
+    check_out_dir(&args.save.out)?;
     let deadline = deadline(args.limit.timeout);
     let state = ctx.state.load()?;
     let Some(id) = args.inference_id else {
@@ -43,7 +63,7 @@ pub async fn fetch(ctx: &Context, args: FetchArgs) -> Result<()> {
         }
         return first_error.map_or(Ok(()), Err);
     };
-    let inference = match state.find(&id)? {
+    let inference = match ctx.find(&state, &id)? {
         Job::Inference(inference) => inference.clone(),
         Job::Model(model) => {
             return Err(Failure::Usage(format!(
@@ -236,7 +256,14 @@ async fn download_all(
     let mut downloads = futures_util::stream::iter(plan.iter().map(|planned| {
         let notice = &notice;
         async move {
-            let result = download(&api.downloads, &planned.url, &planned.dest, notice).await;
+            let result = download(
+                &api.downloads,
+                &planned.url,
+                &planned.dest,
+                api.max_result_bytes,
+                notice,
+            )
+            .await;
             (planned, result)
         }
     }))

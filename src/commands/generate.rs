@@ -31,7 +31,8 @@ pub async fn generate(ctx: &Context, args: GenerateArgs) -> Result<()> {
 }
 
 pub fn recorded_model(ctx: &Context, id: &str) -> Result<Model> {
-    match ctx.state.load()?.find(id)? {
+    let state = ctx.state.load()?;
+    match ctx.find(&state, id)? {
         Job::Model(model) => Ok(model.clone()),
         Job::Inference(i) => Err(Failure::Usage(format!(
             "{} is an inference id; generate takes the id of a trained model (this inference's model is {})",

@@ -25,7 +25,7 @@ use crate::poll::Cadence;
 use crate::printer::Printer;
 use crate::sandbox::Sandbox;
 use crate::settings::{Endpoint, Settings};
-use crate::state::StateFile;
+use crate::state::{FindError, Job, State, StateFile};
 
 pub async fn dispatch(command: Command, settings: Settings, printer: Printer) -> Result<()> {
     let ctx = Context::new(settings, printer);
@@ -60,6 +60,8 @@ pub struct Api {
     /// Plain-http result URLs are accepted only from a loopback API (the
     /// sandbox or a local test server).
     pub allow_http: bool,
+    /// Larger results are refused: no avatar is anywhere near this.
+    pub max_result_bytes: u64,
     _sandbox: Option<Sandbox>,
 }
 
@@ -112,11 +114,16 @@ impl Context {
         let printer = self.printer;
         let client = Client::new(http.clone(), &api_url, &upload_url, ApiKey::new(key))
             .with_timeout(self.settings.http_timeout)
+            .with_retry(crate::api::RetryPolicy {
+                attempts: self.settings.retries,
+                ..Default::default()
+            })
             .with_observer(std::sync::Arc::new(move |note: &str| printer.detail(note)));
         Ok(Api {
             client,
             downloads: http,
             allow_http,
+            max_result_bytes: self.settings.max_result_bytes,
             _sandbox: sandbox,
         })
     }
@@ -137,6 +144,36 @@ impl Context {
     /// A duration of service time, in real time.
     pub fn service_time(&self, d: Duration) -> Duration {
         d.div_f64(self.time_factor())
+    }
+
+    /// Finds a recorded job by id or prefix. An id unknown here but recorded
+    /// by the other mode (sandbox or real) says so, since that is the usual
+    /// mistake.
+    pub fn find<'s>(&self, state: &'s State, id: &str) -> Result<Job<'s>> {
+        match state.find(id) {
+            Ok(job) => Ok(job),
+            Err(error @ FindError::Unknown(_)) => {
+                let elsewhere = self
+                    .settings
+                    .other_state_path
+                    .as_ref()
+                    .and_then(|path| StateFile::new(path).load().ok())
+                    .is_some_and(|other| other.find(id).is_ok());
+                if !elsewhere {
+                    return Err(error.into());
+                }
+                let fix = match self.settings.endpoint {
+                    Endpoint::Sandbox(_) => "it is a real job: run the command without --sandbox",
+                    Endpoint::Remote { .. } => "it is a sandbox job: add --sandbox",
+                };
+                Err(Failure::Usage(format!(
+                    "{id} is not recorded in {}; {fix}",
+                    self.state.path().display()
+                ))
+                .into())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// `--sandbox` when the command ran against the sandbox, for resume hints.

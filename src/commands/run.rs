@@ -17,6 +17,7 @@ use crate::state::Pipeline;
 /// Running the same command again continues where it stopped.
 pub async fn run(ctx: &Context, args: RunArgs) -> Result<()> {
     let sources = check_sources(ctx, &args.images, !args.no_resize).await?;
+    super::fetch::check_out_dir(&args.save.out)?;
     let prompts = args.styles.prompts();
     let deadline = deadline(args.limit.timeout);
     let fingerprint = fingerprint(args.kind, &sources, &prompts)?;

@@ -20,7 +20,7 @@ pub async fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
     let state = ctx.state.load()?;
     // The exit code tells a script how the job stands: 0 done, 3 failed,
     // 4 still running, 5 expired.
-    match state.find(&id)? {
+    match ctx.find(&state, &id)? {
         Job::Model(model) => {
             let model = model.clone();
             if args.wait.wait {

@@ -64,13 +64,19 @@ pub fn expand(args: &[String], stdin: &mut dyn BufRead) -> Vec<Input> {
 
 fn expand_one(arg: &str, inputs: &mut Vec<Input>) {
     if let Some((scheme, _)) = arg.split_once("://") {
-        inputs.push(if scheme.eq_ignore_ascii_case("https") {
-            Input::Url(arg.to_string())
-        } else {
-            Input::Invalid {
-                name: arg.to_string(),
-                reason: "only https:// URLs can be given to the service (or a local file)".into(),
+        let invalid = |reason: &str| Input::Invalid {
+            name: arg.to_string(),
+            reason: reason.into(),
+        };
+        inputs.push(match reqwest::Url::parse(arg) {
+            _ if !scheme.eq_ignore_ascii_case("https") => {
+                invalid("only https:// URLs can be given to the service (or a local file)")
             }
+            Ok(url) if url.host_str().is_some_and(|h| h.contains('.')) => {
+                Input::Url(arg.to_string())
+            }
+            Ok(_) => invalid("not a public URL: it needs a host name like cdn.example.com"),
+            Err(e) => invalid(&format!("not a valid URL ({e})")),
         });
         return;
     }
@@ -145,7 +151,7 @@ mod tests {
             empty.display().to_string(),
             "http://x/a.jpg".into(),
         ];
-        let mut stdin = "https://cdn/x.jpg\n\n  missing.jpg \n".as_bytes();
+        let mut stdin = "https://cdn.example/x.jpg\n\n  missing.jpg \n".as_bytes();
         let inputs = expand(&args, &mut stdin);
         let names: Vec<String> = inputs.iter().map(Input::name).collect();
         let p = |n: &str| photos.join(n).display().to_string();
@@ -155,7 +161,7 @@ mod tests {
                 p("a.png"),
                 p("b.JPG"),
                 p("noext"),
-                "https://cdn/x.jpg".into(),
+                "https://cdn.example/x.jpg".into(),
                 "missing.jpg".into(),
                 empty.display().to_string(),
                 "http://x/a.jpg".into(),
