@@ -57,10 +57,15 @@ fn the_whole_pipeline_over_the_real_code_path_never_shows_the_key() {
     assert_code(&output, 0);
     assert_eq!(stdout_lines(&output).len(), 2);
     let state = std::fs::read_to_string(env.state_path()).unwrap();
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let requests =
+        std::fs::read_to_string(env.path("standalone").join(avatar::sandbox::REQUEST_LOG)).unwrap();
     for (what, text) in [
         ("stdout", stdout(&output)),
         ("stderr", stderr(&output)),
         ("state file", state),
+        ("manifest", manifest),
+        ("sandbox request log", requests),
     ] {
         assert!(!text.contains(KEY), "the key leaked into {what}");
     }
