@@ -4,7 +4,7 @@
 
 use image::{Rgb, RgbImage};
 
-const SIZE: u32 = 384;
+const SIZE: u32 = 640;
 const COUNT: u32 = 8;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -65,13 +65,16 @@ fn portrait(n: u32) -> RgbImage {
         } else if fy > cy + 110.0 && (fx - cx).abs() < 150.0 - (fy - cy - 110.0) * -0.8 {
             shade(shirt)
         } else {
-            // A soft gradient with a little texture, like an out-of-focus room.
+            // A soft gradient with a little texture and a different room
+            // behind each photo, so no two look alike.
             let g = fy / SIZE as f32;
+            let stripe = ((fx * (0.01 + 0.004 * n as f32) + fy * 0.006 * (n % 3) as f32).sin()
+                * 40.0) as i32;
             let noise = ((x * 7919 + y * 104729 + n * 31) % 17) as f32 - 8.0;
             Rgb(std::array::from_fn(|i| {
                 let a = background[0].0[i] as f32;
                 let b = background[1].0[i] as f32;
-                (a + (b - a) * g + noise).clamp(0.0, 255.0) as u8
+                (a + (b - a) * g + noise + stripe as f32 * (i as f32 - 1.0)).clamp(0.0, 255.0) as u8
             }))
         }
     })

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         });
         let result = runtime.block_on(async {
             tokio::select! {
-                result = avatar::commands::dispatch(cli.command, settings, printer) => result,
+                result = avatar::commands::dispatch(cli.command, settings, printer.clone()) => result,
                 Ok(()) = on_interrupt => Err(Failure::Interrupted.into()),
             }
         });

@@ -6,14 +6,17 @@ use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy)]
+use crate::progress::Terminal;
+
+#[derive(Debug, Clone)]
 pub struct Printer {
     pub json: bool,
     quiet: bool,
     verbose: bool,
     pub color: bool,
-    /// Progress bars are drawn (stderr is a terminal and not quiet).
-    pub bars: bool,
+    /// Where bars are drawn, when they are (stderr is a terminal and not
+    /// quiet); human lines then go above the bars instead of through them.
+    pub terminal: Option<Terminal>,
 }
 
 impl Printer {
@@ -25,7 +28,14 @@ impl Printer {
             quiet,
             verbose: verbose && !quiet,
             color: tty && !no_color,
-            bars: tty && !quiet,
+            terminal: (tty && !quiet).then(Terminal::new),
+        }
+    }
+
+    fn human(&self, line: String) {
+        match &self.terminal {
+            Some(terminal) => terminal.println(&line),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -43,31 +53,31 @@ impl Printer {
     /// Human text: progress notes, hints.
     pub fn info(&self, message: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{message}");
+            self.human(message.to_string());
         }
     }
 
     /// Shown with `-v` only.
     pub fn detail(&self, message: impl std::fmt::Display) {
         if self.verbose {
-            eprintln!("{}", self.paint("2", &message.to_string()));
+            self.human(self.paint("2", &message.to_string()));
         }
     }
 
     pub fn warn(&self, message: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{} {message}", self.paint("33;1", "warning:"));
+            self.human(format!("{} {message}", self.paint("33;1", "warning:")));
         }
     }
 
     /// Errors are printed even with `--quiet`.
     pub fn error(&self, message: impl std::fmt::Display) {
-        eprintln!("{} {message}", self.paint("31;1", "error:"));
+        self.human(format!("{} {message}", self.paint("31;1", "error:")));
     }
 
     /// What to do next, after an error; shown even with `--quiet`.
     pub fn hint(&self, message: impl std::fmt::Display) {
-        eprintln!("{} {message}", self.paint("36;1", "hint:"));
+        self.human(format!("{} {message}", self.paint("36;1", "hint:")));
     }
 
     fn paint(&self, sgr: &str, text: &str) -> String {

@@ -1,15 +1,49 @@
 //! Progress reporting: the only module that draws bars. On a terminal each
-//! job gets a live bar; elsewhere a single stderr line per change of status.
+//! job gets a live line, stacked with the download line in one
+//! `MultiProgress`; elsewhere a single stderr line per change of status.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::api::types::JobStatus;
 use crate::printer::Printer;
 
 const TICK: Duration = Duration::from_millis(120);
+
+/// The terminal's bar area: bars stack in it, and human lines are printed
+/// above it rather than through a bar being drawn.
+#[derive(Debug, Clone)]
+pub struct Terminal {
+    multi: MultiProgress,
+}
+
+impl Terminal {
+    pub fn new() -> Self {
+        Self {
+            multi: MultiProgress::new(),
+        }
+    }
+
+    pub fn println(&self, line: &str) {
+        if self.multi.println(line).is_err() {
+            eprintln!("{line}");
+        }
+    }
+
+    fn add(&self, bar: ProgressBar) -> ProgressBar {
+        let bar = self.multi.add(bar);
+        bar.enable_steady_tick(TICK);
+        bar
+    }
+}
+
+impl Default for Terminal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Live view of one training or inference while we wait for it.
 pub struct JobProgress {
@@ -24,20 +58,20 @@ pub struct JobProgress {
 }
 
 impl JobProgress {
-    pub fn new(printer: Printer, label: String, started: SystemTime, typical: Duration) -> Self {
-        let bar = printer.bars.then(|| {
-            let bar = ProgressBar::new(100)
-                .with_prefix(label.clone())
-                .with_style(style(
-                    printer,
-                    "{spinner:.cyan} {prefix} [{bar:30.cyan/blue}] {pos:>3}% {msg}",
-                ));
-            bar.enable_steady_tick(TICK);
-            bar
+    pub fn new(printer: &Printer, label: String, started: SystemTime, typical: Duration) -> Self {
+        let bar = printer.terminal.as_ref().map(|terminal| {
+            terminal.add(
+                ProgressBar::new(100)
+                    .with_prefix(label.clone())
+                    .with_style(style(
+                        printer,
+                        "{spinner:.cyan} {prefix} [{bar:30.cyan/blue}] {pos:>3}% {msg}",
+                    )),
+            )
         });
         Self {
             bar,
-            printer,
+            printer: printer.clone(),
             label,
             last_status: Mutex::new(None),
             started,
@@ -64,15 +98,25 @@ impl JobProgress {
         *last = Some(status.clone());
     }
 
+    /// Replaces the live line with a last word that stays on screen.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
-            bar.finish();
+            bar.finish_and_clear();
+            let last = self.last_status.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(status) = last.as_ref() {
+                let elapsed = self.started.elapsed().unwrap_or_default();
+                self.printer.info(format!(
+                    "{}: {status} after {}",
+                    self.label,
+                    humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+                ));
+            }
         }
     }
 }
 
 /// A bar style; its colours are dropped under `NO_COLOR`.
-fn style(printer: Printer, template: &str) -> ProgressStyle {
+fn style(printer: &Printer, template: &str) -> ProgressStyle {
     let template = if printer.color {
         template.to_string()
     } else {
@@ -101,15 +145,17 @@ pub struct DownloadProgress {
 }
 
 impl DownloadProgress {
-    pub fn new(printer: Printer, files: usize) -> Self {
-        let bar = (printer.bars && files > 0).then(|| {
-            let bar = ProgressBar::new(files as u64).with_style(style(
-                printer,
-                "{spinner:.cyan} downloading [{bar:30.cyan/blue}] {pos}/{len} files {msg}",
-            ));
-            bar.enable_steady_tick(TICK);
-            bar
-        });
+    pub fn new(printer: &Printer, files: usize) -> Self {
+        let bar = printer
+            .terminal
+            .as_ref()
+            .filter(|_| files > 0)
+            .map(|terminal| {
+                terminal.add(ProgressBar::new(files as u64).with_style(style(
+                    printer,
+                    "{spinner:.cyan} downloading [{bar:30.cyan/blue}] {pos}/{len} files {msg}",
+                )))
+            });
         Self {
             bar,
             started: Instant::now(),
@@ -141,15 +187,17 @@ pub struct UploadProgress {
 }
 
 impl UploadProgress {
-    pub fn new(printer: Printer, files: usize) -> Self {
-        let bar = (printer.bars && files > 0).then(|| {
-            let bar = ProgressBar::new(files as u64).with_style(style(
-                printer,
-                "{spinner:.cyan} uploading photos [{bar:30.cyan/blue}] {pos}/{len} {msg}",
-            ));
-            bar.enable_steady_tick(TICK);
-            bar
-        });
+    pub fn new(printer: &Printer, files: usize) -> Self {
+        let bar = printer
+            .terminal
+            .as_ref()
+            .filter(|_| files > 0)
+            .map(|terminal| {
+                terminal.add(ProgressBar::new(files as u64).with_style(style(
+                    printer,
+                    "{spinner:.cyan} uploading photos [{bar:30.cyan/blue}] {pos}/{len} {msg}",
+                )))
+            });
         Self { bar }
     }
 

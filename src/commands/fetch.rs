@@ -250,8 +250,8 @@ async fn download_all(
             }
         }
     })?;
-    let progress = DownloadProgress::new(ctx.printer, plan.len());
-    let printer = ctx.printer;
+    let progress = DownloadProgress::new(&ctx.printer, plan.len());
+    let printer = ctx.printer.clone();
     let notice = move |note: String| printer.detail(note);
     let mut downloads = futures_util::stream::iter(plan.iter().map(|planned| {
         let notice = &notice;

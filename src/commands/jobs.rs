@@ -180,7 +180,7 @@ pub async fn refresh_inference(ctx: &Context, inference: &Inference) -> Result<I
 pub async fn wait_model(ctx: &Context, model: &Model, deadline: Option<Instant>) -> Result<()> {
     let id = model.id.as_str();
     let bar = JobProgress::new(
-        ctx.printer,
+        &ctx.printer,
         format!("model {}", short(id)),
         model.created_at,
         ctx.service_time(TYPICAL_TRAINING),
@@ -211,7 +211,7 @@ pub async fn wait_inference(
 ) -> Result<()> {
     let id = inference.id.as_str();
     let bar = JobProgress::new(
-        ctx.printer,
+        &ctx.printer,
         format!("inference {}", short(id)),
         inference.created_at,
         ctx.service_time(TYPICAL_INFERENCE),

@@ -111,7 +111,7 @@ impl Context {
             .read_timeout(Duration::from_secs(60))
             .redirect(result_redirects(allow_http))
             .build()?;
-        let printer = self.printer;
+        let printer = self.printer.clone();
         let client = Client::new(http.clone(), &api_url, &upload_url, ApiKey::new(key))
             .with_timeout(self.settings.http_timeout)
             .with_retry(crate::api::RetryPolicy {

@@ -32,7 +32,7 @@ pub async fn upload_all(
         .iter()
         .filter(|s| matches!(s, Source::File(_)))
         .count();
-    let progress = UploadProgress::new(ctx.printer, files);
+    let progress = UploadProgress::new(&ctx.printer, files);
     let results: Vec<Result<(ReferenceImage, bool)>> =
         futures_util::stream::iter(sources.into_iter().enumerate())
             .map(|(n, source)| {
