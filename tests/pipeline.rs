@@ -224,16 +224,23 @@ fn a_training_costs_at_most_ten_status_requests() {
             .args(["train", "--type", "woman", "--wait"])
             .args(env.photos(5)),
     );
-    let log = std::fs::read_to_string(env.sandbox_dir().join(avatar::sandbox::REQUEST_LOG)).unwrap();
+    let log =
+        std::fs::read_to_string(env.sandbox_dir().join(avatar::sandbox::REQUEST_LOG)).unwrap();
     let polls = log
         .lines()
         .filter(|line| line.contains(&format!("\"/v1/avatars/models/{model}\"")))
         .count();
-    assert!((2..=10).contains(&polls), "{polls} status requests for one training");
+    assert!(
+        (2..=10).contains(&polls),
+        "{polls} status requests for one training"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(env.state_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(env.state_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the state file is private");
     }
 }
