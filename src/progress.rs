@@ -138,23 +138,24 @@ fn eta(elapsed: Duration, percent: f64, status: &JobStatus) -> String {
     )
 }
 
-/// Progress of a set of downloads: files and bytes.
-pub struct DownloadProgress {
+/// Progress of a batch of files (photo uploads, avatar downloads): one
+/// line with a count, and bytes when they are known.
+pub struct BatchProgress {
     bar: Option<ProgressBar>,
     started: Instant,
 }
 
-impl DownloadProgress {
-    pub fn new(printer: &Printer, files: usize) -> Self {
+impl BatchProgress {
+    /// `what`: `uploading photos`, `downloading`…
+    pub fn new(printer: &Printer, what: &str, files: usize) -> Self {
+        let template =
+            format!("{{spinner:.cyan}} {what} [{{bar:30.cyan/blue}}] {{pos}}/{{len}} {{msg}}");
         let bar = printer
             .terminal
             .as_ref()
             .filter(|_| files > 0)
             .map(|terminal| {
-                terminal.add(ProgressBar::new(files as u64).with_style(style(
-                    printer,
-                    "{spinner:.cyan} downloading [{bar:30.cyan/blue}] {pos}/{len} files {msg}",
-                )))
+                terminal.add(ProgressBar::new(files as u64).with_style(style(printer, &template)))
             });
         Self {
             bar,
@@ -162,52 +163,18 @@ impl DownloadProgress {
         }
     }
 
-    pub fn file_done(&self, total_bytes: u64) {
+    /// One more file done; a note replaces the line's message.
+    pub fn done(&self, note: Option<String>) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            let secs = self.started.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!(
-                "{:.1} MB, {:.1} MB/s",
-                total_bytes as f64 / 1e6,
-                total_bytes as f64 / 1e6 / secs
-            ));
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Progress of the reference-photo uploads: one line on a terminal.
-pub struct UploadProgress {
-    bar: Option<ProgressBar>,
-}
-
-impl UploadProgress {
-    pub fn new(printer: &Printer, files: usize) -> Self {
-        let bar = printer
-            .terminal
-            .as_ref()
-            .filter(|_| files > 0)
-            .map(|terminal| {
-                terminal.add(ProgressBar::new(files as u64).with_style(style(
-                    printer,
-                    "{spinner:.cyan} uploading photos [{bar:30.cyan/blue}] {pos}/{len} {msg}",
-                )))
-            });
-        Self { bar }
-    }
-
-    pub fn photo_done(&self, reused: bool) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-            if reused {
-                bar.set_message("(some reused from an earlier upload)");
+            if let Some(note) = note {
+                bar.set_message(note);
             }
         }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     pub fn finish(&self) {

@@ -10,16 +10,9 @@ fn concurrent_trainings_are_all_recorded() {
     let photos = env.photos(5);
     let children: Vec<_> = (0..4)
         .map(|_| {
-            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("avatar"));
-            cmd.env_clear()
-                .env("HOME", env.dir.path())
-                .env("AVATAR_STATE_FILE", env.state_path())
-                .env("AVATAR_SANDBOX_DIR", env.sandbox_dir())
-                .env("AVATAR_SANDBOX_SPEED", FAST)
+            env.process()
                 .args(["--sandbox", "train", "--type", "woman"])
                 .args(&photos)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
@@ -57,20 +50,7 @@ fn twenty_mixed_processes_lose_nothing() {
             env.sandbox()
                 .args(["generate", &model, "--style", "realistic:2", "--wait"]),
         );
-    let spawn = |args: Vec<String>| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("avatar"))
-            .env_clear()
-            .env("HOME", env.dir.path())
-            .env("AVATAR_STATE_FILE", env.state_path())
-            .env("AVATAR_SANDBOX_DIR", env.sandbox_dir())
-            .env("AVATAR_SANDBOX_SPEED", FAST)
-            .arg("--sandbox")
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |args: Vec<String>| env.process().arg("--sandbox").args(args).spawn().unwrap();
     let mut children = Vec::new();
     for i in 0..20 {
         let args: Vec<String> = match i % 4 {

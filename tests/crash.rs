@@ -19,12 +19,8 @@ use sha2::{Digest, Sha256};
 const SPEED: &str = "20000";
 
 fn avatar(env: &Env, style: &str, resend: bool) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("avatar"));
-    cmd.env_clear()
-        .env("HOME", env.dir.path())
-        .env("AVATAR_STATE_FILE", env.state_path())
-        .env("AVATAR_SANDBOX_DIR", env.sandbox_dir())
-        .env("AVATAR_SANDBOX_SPEED", SPEED)
+    let mut cmd = env.process();
+    cmd.env("AVATAR_SANDBOX_SPEED", SPEED)
         .env("AVATAR_SANDBOX_LATENCY_MS", "5")
         .args(["--sandbox", "run", "--type", "woman", "--style"])
         .arg(format!("{style}:2"))

@@ -11,12 +11,8 @@ use serde_json::Value;
 
 /// Starts `avatar --sandbox run ...` in the background.
 fn spawn_run(env: &Env, extra_env: &[(&str, &str)], photos: &[String]) -> Child {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("avatar"));
-    cmd.env_clear()
-        .env("HOME", env.dir.path())
-        .env("AVATAR_STATE_FILE", env.state_path())
-        .env("AVATAR_SANDBOX_DIR", env.sandbox_dir())
-        .env("AVATAR_SANDBOX_SPEED", "400")
+    let mut cmd = env.process();
+    cmd.env("AVATAR_SANDBOX_SPEED", "400")
         .envs(extra_env.iter().copied())
         .args([
             "--sandbox",
@@ -271,17 +267,11 @@ fn results_about_to_expire_are_announced_by_every_command() {
 #[test]
 fn ctrl_c_keeps_everything_and_says_how_to_resume() {
     let env = Env::new();
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("avatar"));
-    let child = cmd
-        .env_clear()
-        .env("HOME", env.dir.path())
-        .env("AVATAR_STATE_FILE", env.state_path())
-        .env("AVATAR_SANDBOX_DIR", env.sandbox_dir())
+    let child = env
+        .process()
         .env("AVATAR_SANDBOX_SPEED", "20")
         .args(["--sandbox", "train", "--type", "woman", "--wait"])
         .args(env.photos(5))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id().to_string();

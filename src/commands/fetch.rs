@@ -6,14 +6,14 @@ use anyhow::{Context as _, Result};
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::jobs::{deadline, expired, wait_inference};
+use super::jobs::{deadline, expired, reload_inference, wait_inference};
 use super::{Api, Context, short};
 use crate::api::types::JobStatus;
 use crate::cli::{FetchArgs, SaveArgs};
 use crate::download::{DownloadError, Saved, download};
 use crate::exit::Failure;
 use crate::manifest;
-use crate::progress::DownloadProgress;
+use crate::progress::BatchProgress;
 use crate::state::{Avatar, Inference, Job};
 
 /// `--out` must be a folder we can create: found out before anything is
@@ -111,7 +111,7 @@ pub async fn fetch_one(
     if !inference.is_downloaded() {
         wait_inference(ctx, inference, deadline).await?;
     }
-    let inference = reload(ctx, &inference.id)?;
+    let inference = reload_inference(ctx, &inference.id)?;
     let plan = plan_files(&inference, out, save)?;
     if !plan.is_empty() {
         if inference
@@ -122,19 +122,11 @@ pub async fn fetch_one(
         }
         download_all(ctx, &inference, plan, save.jobs.into()).await?;
     }
-    let inference = reload(ctx, &inference.id)?;
+    let inference = reload_inference(ctx, &inference.id)?;
     let saved: Vec<Avatar> = inference.avatars.into_iter().filter(|a| a.saved).collect();
     manifest::record(out, &inference.id, &inference.model_id, &saved)
         .with_context(|| format!("cannot write the manifest in {}", out.display()))?;
     Ok(saved)
-}
-
-fn reload(ctx: &Context, id: &str) -> Result<Inference> {
-    ctx.state
-        .load()?
-        .inference(id)
-        .cloned()
-        .context("the inference vanished from the state file")
 }
 
 /// One avatar to download: its index in the inference and where it goes.
@@ -250,7 +242,7 @@ async fn download_all(
             }
         }
     })?;
-    let progress = DownloadProgress::new(&ctx.printer, plan.len());
+    let progress = BatchProgress::new(&ctx.printer, "downloading", plan.len());
     let printer = ctx.printer.clone();
     let notice = move |note: String| printer.detail(note);
     let mut downloads = futures_util::stream::iter(plan.iter().map(|planned| {
@@ -282,7 +274,12 @@ async fn download_all(
                         avatar.sha256 = Some(sha256);
                     }
                 })?;
-                progress.file_done(total);
+                let secs = progress.elapsed().as_secs_f64().max(0.001);
+                progress.done(Some(format!(
+                    "{:.1} MB, {:.1} MB/s",
+                    total as f64 / 1e6,
+                    total as f64 / 1e6 / secs
+                )));
             }
             Err(error) => {
                 first_error.get_or_insert(error);

@@ -179,26 +179,18 @@ pub async fn refresh_inference(ctx: &Context, inference: &Inference) -> Result<I
 /// Waits until the model has ended; a failed training is an error (exit 3).
 pub async fn wait_model(ctx: &Context, model: &Model, deadline: Option<Instant>) -> Result<()> {
     let id = model.id.as_str();
-    let bar = JobProgress::new(
-        &ctx.printer,
-        format!("model {}", short(id)),
-        model.created_at,
-        ctx.service_time(TYPICAL_TRAINING),
-    );
-    let waited = poll::wait_for(
-        ctx.cadence(Cadence::MODEL),
-        deadline,
-        || async {
-            let model = refresh_model(ctx, id).await?;
-            bar.update(&model.status, model.progress);
-            anyhow::Ok(model)
-        },
-        |s| s.status.is_terminal(),
-    )
-    .await;
-    bar.finish();
-    match waited? {
-        Waited::Finished(model) => model_outcome(ctx, id, &model.status),
+    let job = Watched {
+        label: format!("model {}", short(id)),
+        started: model.created_at,
+        typical: TYPICAL_TRAINING,
+        cadence: Cadence::MODEL,
+    };
+    let refresh = || async {
+        let model = refresh_model(ctx, id).await?;
+        Ok((model.status.clone(), model.progress))
+    };
+    match watch(ctx, job, deadline, refresh).await? {
+        Waited::Finished(status) => model_outcome(ctx, id, &status),
         Waited::TimedOut(_) => Err(still_running(ctx, "model", id)),
     }
 }
@@ -210,28 +202,70 @@ pub async fn wait_inference(
     deadline: Option<Instant>,
 ) -> Result<()> {
     let id = inference.id.as_str();
+    let job = Watched {
+        label: format!("inference {}", short(id)),
+        started: inference.created_at,
+        typical: TYPICAL_INFERENCE,
+        cadence: Cadence::INFERENCE,
+    };
+    let refresh = || async {
+        let inference = refresh_inference(ctx, inference).await?;
+        Ok((inference.status.clone(), None))
+    };
+    match watch(ctx, job, deadline, refresh).await? {
+        Waited::Finished(_) => inference_outcome(&reload_inference(ctx, id)?),
+        Waited::TimedOut(_) => Err(still_running(ctx, "inference", id)),
+    }
+}
+
+/// A job being waited for, as the progress line shows it.
+struct Watched {
+    label: String,
+    started: SystemTime,
+    /// How long such a job usually takes in service time.
+    typical: Duration,
+    cadence: Cadence,
+}
+
+/// Polls `refresh` (status and progress) at the job's cadence, with a
+/// progress line, until the job ends or the deadline passes.
+async fn watch<F, Fut>(
+    ctx: &Context,
+    job: Watched,
+    deadline: Option<Instant>,
+    refresh: F,
+) -> Result<Waited<JobStatus>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(JobStatus, Option<f64>)>>,
+{
     let bar = JobProgress::new(
         &ctx.printer,
-        format!("inference {}", short(id)),
-        inference.created_at,
-        ctx.service_time(TYPICAL_INFERENCE),
+        job.label,
+        job.started,
+        ctx.service_time(job.typical),
     );
     let waited = poll::wait_for(
-        ctx.cadence(Cadence::INFERENCE),
+        ctx.cadence(job.cadence),
         deadline,
         || async {
-            let inference = refresh_inference(ctx, inference).await?;
-            bar.update(&inference.status, None);
-            anyhow::Ok(inference)
+            let (status, progress) = refresh().await?;
+            bar.update(&status, progress);
+            anyhow::Ok(status)
         },
-        |s| s.status.is_terminal(),
+        JobStatus::is_terminal,
     )
     .await;
     bar.finish();
-    match waited? {
-        Waited::Finished(inference) => inference_outcome(&inference),
-        Waited::TimedOut(_) => Err(still_running(ctx, "inference", id)),
-    }
+    waited
+}
+
+pub fn reload_inference(ctx: &Context, id: &str) -> Result<Inference> {
+    ctx.state
+        .load()?
+        .inference(id)
+        .cloned()
+        .context("the inference vanished from the state file")
 }
 
 pub fn model_outcome(ctx: &Context, id: &str, status: &JobStatus) -> Result<()> {

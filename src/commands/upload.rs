@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 
 use super::Context;
 use crate::photos::{Format, Photo, Source};
-use crate::progress::UploadProgress;
+use crate::progress::BatchProgress;
 use crate::state::{ReferenceImage, State};
 
 /// The upload API keeps files about 24 hours and a training needs them for
@@ -32,7 +32,7 @@ pub async fn upload_all(
         .iter()
         .filter(|s| matches!(s, Source::File(_)))
         .count();
-    let progress = UploadProgress::new(&ctx.printer, files);
+    let progress = BatchProgress::new(&ctx.printer, "uploading photos", files);
     let results: Vec<Result<(ReferenceImage, bool)>> =
         futures_util::stream::iter(sources.into_iter().enumerate())
             .map(|(n, source)| {
@@ -45,7 +45,9 @@ pub async fn upload_all(
                     };
                     let done = upload_one(ctx, api, photo, n + 1, recorded).await;
                     if let Ok((_, reused)) = &done {
-                        progress.photo_done(*reused);
+                        progress.done(
+                            reused.then(|| "(some reused from an earlier upload)".to_string()),
+                        );
                     }
                     done
                 }

@@ -34,9 +34,10 @@ impl Env {
         self.path("sandbox")
     }
 
-    /// `avatar` with a hermetic environment and no API key.
-    pub fn avatar(&self) -> Command {
-        let mut cmd = Command::cargo_bin("avatar").expect("binary built");
+    /// `avatar` with a hermetic environment and no API key, as a plain
+    /// process (for tests that spawn, signal or kill it).
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("avatar"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -45,7 +46,15 @@ impl Env {
             .env("AVATAR_SANDBOX_DIR", self.sandbox_dir())
             .env("AVATAR_SANDBOX_SPEED", FAST)
             .env("NO_COLOR", "1")
-            .timeout(std::time::Duration::from_secs(120));
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+
+    /// `avatar` with a hermetic environment and no API key.
+    pub fn avatar(&self) -> Command {
+        let mut cmd = Command::from_std(self.process());
+        cmd.timeout(std::time::Duration::from_secs(120));
         cmd
     }
 
