@@ -31,6 +31,10 @@ pub struct State {
     pub pipelines: Vec<Pipeline>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+    /// Recent uploads, recorded as each one finishes, so that a training
+    /// that fails after them (no credits, Ctrl-C) uploads nothing again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<ReferenceImage>,
 }
 
 impl Default for State {
@@ -41,6 +45,7 @@ impl Default for State {
             inferences: Vec::new(),
             pipelines: Vec::new(),
             attempts: Vec::new(),
+            uploads: Vec::new(),
         }
     }
 }

@@ -616,3 +616,47 @@ fn the_sandbox_upload_endpoint_enforces_the_documented_limits() {
     let (status, body) = send(huge);
     assert_eq!(status, 413, "{body}");
 }
+
+#[test]
+fn uploads_are_kept_when_the_training_is_refused() {
+    let env = Env::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let start = |credits| {
+        let config = Config {
+            dir: env.path("standalone"),
+            speed: 4000.0,
+            credits,
+            faults: Faults::default(),
+        };
+        runtime.block_on(Sandbox::start(config, 0)).unwrap()
+    };
+    let (broke, paying) = (start(Some(0.0)), start(None));
+    let photos = good_photos(&env.path("p"), 5);
+    let train = |sandbox: &Sandbox| {
+        env.avatar()
+            .env("PICSART_API_KEY", "k")
+            .args([
+                "--api-url",
+                &sandbox.api_url(),
+                "--upload-url",
+                &sandbox.upload_url(),
+            ])
+            .args(["train", "--type", "woman"])
+            .args(&photos)
+            .output()
+            .unwrap()
+    };
+    assert_code(&train(&broke), 7);
+    assert_eq!(env.state()["uploads"].as_array().unwrap().len(), 5);
+    let output = train(&paying);
+    assert_code(&output, 0);
+    assert!(
+        stderr(&output).contains("5 photo(s) reused"),
+        "{}",
+        stderr(&output)
+    );
+    let uploads = std::fs::read_dir(env.path("standalone").join("uploads"))
+        .unwrap()
+        .count();
+    assert_eq!(uploads, 5, "nothing uploaded twice");
+}

@@ -123,12 +123,17 @@ async fn upload_one(
         .upload(&name, photo.upload)
         .await
         .with_context(|| format!("uploading {} failed", photo.path.display()))?;
+    let now = SystemTime::now();
     let image = ReferenceImage {
         source,
         url: uploaded.url,
         sha256: Some(sha256),
-        uploaded_at: Some(SystemTime::now()),
+        uploaded_at: Some(now),
     };
+    ctx.state.update(|state| {
+        state.uploads.retain(|u| is_fresh(u, now));
+        state.uploads.push(image.clone());
+    })?;
     Ok((image, false))
 }
 
@@ -145,17 +150,22 @@ fn user_url(url: String) -> ReferenceImage {
 fn recorded_uploads(state: &State, now: SystemTime) -> HashMap<String, (String, SystemTime)> {
     let mut found: HashMap<String, (String, SystemTime)> = HashMap::new();
     let images = state.models.iter().flat_map(|m| &m.images);
-    for image in images {
+    for image in images.chain(&state.uploads) {
         let (Some(sha256), Some(at)) = (&image.sha256, image.uploaded_at) else {
             continue;
         };
-        let fresh = now.duration_since(at).is_ok_and(|age| age < REUSE_WITHIN);
         let newer = found.get(sha256).is_none_or(|(_, seen)| at > *seen);
-        if fresh && newer {
+        if is_fresh(image, now) && newer {
             found.insert(sha256.clone(), (image.url.clone(), at));
         }
     }
     found
+}
+
+fn is_fresh(image: &ReferenceImage, now: SystemTime) -> bool {
+    image
+        .uploaded_at
+        .is_some_and(|at| now.duration_since(at).is_ok_and(|age| age < REUSE_WITHIN))
 }
 
 /// Whether the URL still serves the file; without the API key, like any
