@@ -176,11 +176,16 @@ impl Context {
         }
     }
 
+    pub fn in_process_sandbox(&self) -> bool {
+        matches!(self.settings.endpoint, Endpoint::Sandbox(_))
+    }
+
     /// `--sandbox` when the command ran against the sandbox, for resume hints.
     pub fn mode_flag(&self) -> &'static str {
-        match self.settings.endpoint {
-            Endpoint::Sandbox(_) => "--sandbox ",
-            Endpoint::Remote { .. } => "",
+        if self.in_process_sandbox() {
+            "--sandbox "
+        } else {
+            ""
         }
     }
 }

@@ -27,7 +27,13 @@ pub async fn upload_all(
 ) -> Result<Vec<ReferenceImage>> {
     let api = ctx.api().await?;
     let now = SystemTime::now();
-    let recorded = recorded_uploads(&ctx.state.load()?, now);
+    // An in-process sandbox serves its uploads only while its process lives,
+    // on a port of its own: another run's URLs may vanish under us.
+    let recorded = if ctx.in_process_sandbox() {
+        HashMap::new()
+    } else {
+        recorded_uploads(&ctx.state.load()?, now)
+    };
     let files = sources
         .iter()
         .filter(|s| matches!(s, Source::File(_)))
