@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use avatar::sandbox::{Config, Faults, Sandbox};
+use avatar::sandbox::Sandbox;
 use common::*;
 use serde_json::Value;
 
@@ -534,23 +534,10 @@ fn train_uploads_prepared_photos_and_records_them() {
 fn a_second_training_reuses_uploads_that_are_still_served() {
     let env = Env::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = Config {
-        dir: env.path("standalone"),
-        speed: 4000.0,
-        credits: None,
-        faults: Faults::default(),
-    };
-    let sandbox = runtime.block_on(Sandbox::start(config, 0)).unwrap();
+    let sandbox = standalone_sandbox(&env, &runtime, None);
     let photos = good_photos(&env.path("p"), 5);
     let train = |kind: &str| {
-        env.avatar()
-            .env("PICSART_API_KEY", "k")
-            .args([
-                "--api-url",
-                &sandbox.api_url(),
-                "--upload-url",
-                &sandbox.upload_url(),
-            ])
+        env.remote(&sandbox, "k")
             .args(["train", "--type", kind])
             .args(&photos)
             .output()
@@ -584,13 +571,7 @@ fn a_second_training_reuses_uploads_that_are_still_served() {
 fn the_sandbox_upload_endpoint_enforces_the_documented_limits() {
     let env = Env::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = Config {
-        dir: env.path("standalone"),
-        speed: 4000.0,
-        credits: None,
-        faults: Faults::default(),
-    };
-    let sandbox = runtime.block_on(Sandbox::start(config, 0)).unwrap();
+    let sandbox = standalone_sandbox(&env, &runtime, None);
     let url = format!("{}/upload", sandbox.upload_url());
     let send = |bytes: Vec<u8>| {
         runtime.block_on(async {
@@ -621,26 +602,11 @@ fn the_sandbox_upload_endpoint_enforces_the_documented_limits() {
 fn uploads_are_kept_when_the_training_is_refused() {
     let env = Env::new();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let start = |credits| {
-        let config = Config {
-            dir: env.path("standalone"),
-            speed: 4000.0,
-            credits,
-            faults: Faults::default(),
-        };
-        runtime.block_on(Sandbox::start(config, 0)).unwrap()
-    };
-    let (broke, paying) = (start(Some(0.0)), start(None));
+    let broke = standalone_sandbox(&env, &runtime, Some(0.0));
+    let paying = standalone_sandbox(&env, &runtime, None);
     let photos = good_photos(&env.path("p"), 5);
     let train = |sandbox: &Sandbox| {
-        env.avatar()
-            .env("PICSART_API_KEY", "k")
-            .args([
-                "--api-url",
-                &sandbox.api_url(),
-                "--upload-url",
-                &sandbox.upload_url(),
-            ])
+        env.remote(sandbox, "k")
             .args(["train", "--type", "woman"])
             .args(&photos)
             .output()

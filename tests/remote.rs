@@ -3,44 +3,20 @@
 
 mod common;
 
-use avatar::sandbox::{Config, Faults, Sandbox};
 use axum::http::StatusCode;
 use common::*;
 
 const KEY: &str = "test-key-5f0c9a1e-never-print-me";
 
-/// A standalone sandbox in this test process.
-fn sandbox_on_its_own(env: &Env) -> (tokio::runtime::Runtime, Sandbox) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let config = Config {
-        dir: env.path("standalone"),
-        speed: 4000.0,
-        credits: None,
-        faults: Faults::default(),
-    };
-    let sandbox = runtime.block_on(Sandbox::start(config, 0)).unwrap();
-    (runtime, sandbox)
-}
-
-fn remote(env: &Env, sandbox: &Sandbox) -> assert_cmd::Command {
-    let mut cmd = env.avatar();
-    cmd.env("PICSART_API_KEY", KEY)
-        .args([
-            "--api-url",
-            &sandbox.api_url(),
-            "--upload-url",
-            &sandbox.upload_url(),
-        ])
-        .args(["--poll-interval", "20ms"]);
-    cmd
-}
-
 #[test]
 fn the_whole_pipeline_over_the_real_code_path_never_shows_the_key() {
     let env = Env::new();
-    let (_runtime, sandbox) = sandbox_on_its_own(&env);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = standalone_sandbox(&env, &runtime, None);
     let out = env.path("out");
-    let output = remote(&env, &sandbox)
+    let output = env
+        .remote(&sandbox, KEY)
+        .args(["--poll-interval", "20ms"])
         .args([
             "-v",
             "run",

@@ -150,3 +150,35 @@ pub fn serve(app: axum::Router) -> (tokio::runtime::Runtime, String) {
     runtime.spawn(async move { axum::serve(listener, app).await });
     (runtime, base)
 }
+
+/// A standalone sandbox on 127.0.0.1 in this test process, keeping its jobs in
+/// `env`'s `standalone/` folder; `runtime` must outlive it.
+pub fn standalone_sandbox(
+    env: &Env,
+    runtime: &tokio::runtime::Runtime,
+    credits: Option<f64>,
+) -> avatar::sandbox::Sandbox {
+    let config = avatar::sandbox::Config {
+        dir: env.path("standalone"),
+        speed: 4000.0,
+        credits,
+        faults: avatar::sandbox::Faults::default(),
+    };
+    runtime
+        .block_on(avatar::sandbox::Sandbox::start(config, 0))
+        .unwrap()
+}
+
+impl Env {
+    /// `avatar` on the real-service code path, pointed at `sandbox` with `key`.
+    pub fn remote(&self, sandbox: &avatar::sandbox::Sandbox, key: &str) -> Command {
+        let mut cmd = self.avatar();
+        cmd.env("PICSART_API_KEY", key).args([
+            "--api-url",
+            &sandbox.api_url(),
+            "--upload-url",
+            &sandbox.upload_url(),
+        ]);
+        cmd
+    }
+}
